@@ -32,7 +32,7 @@ def _env_path(name: str) -> Path | None:
 
 
 def data_dir_candidates(explicit: str | Path | None = None) -> list[Path]:
-    """Directories searched for MNIST files, in order: explicit, $DIGIT_DATA_DIR, ./data/."""
+    """Directories searched for MNIST files: explicit, $DIGIT_DATA_DIR, ./data/, ../shared/mnist."""
     candidates = []
     if explicit is not None:
         candidates.append(Path(explicit).expanduser())
@@ -42,6 +42,8 @@ def data_dir_candidates(explicit: str | Path | None = None) -> list[Path]:
     candidates.append(Path.cwd() / "data")
     if PROJECT_ROOT / "data" not in candidates:
         candidates.append(PROJECT_ROOT / "data")
+    # The project's machines keep MNIST in ../shared/mnist beside the checkout.
+    candidates.append(PROJECT_ROOT.parent / "shared" / "mnist")
     return candidates
 
 
