@@ -1,0 +1,162 @@
+"""The CLI's use cases as plain functions: train and record a model, evaluate it, predict files.
+
+They return data (dicts of JSON-ready values); printing is the CLI's job.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digit_core import config, registry, runs, zoo
+from digit_core.atomic import atomic_write_json
+
+
+def resolve_model_path(model: str | Path | None) -> Path:
+    """A CLI ``--model`` value: an existing ``.keras`` path, a registry id, or None for the active model."""
+    if model is None:
+        return registry.resolve(registry.active_model_id())
+    path = Path(model)
+    if path.suffix == ".keras" or path.exists():
+        if not path.is_file():
+            raise registry.ModelLoadError(f"Model file not found: {path}.")
+        return path
+    return registry.resolve(str(model))
+
+
+def load_predictor(model: str | Path | None):
+    from digit_core.predict import Predictor
+
+    return Predictor.from_file(resolve_model_path(model))
+
+
+def usps_as_mnist(images: np.ndarray) -> np.ndarray:
+    """USPS 16×16 digits through the preprocessing pipeline to MNIST-style uint8 (N, 28, 28)."""
+    from digit_core.preprocess import preprocess
+
+    out = np.zeros((len(images), 28, 28), np.uint8)
+    for index, image in enumerate(images):
+        prepared = preprocess(image, keep_steps=False)
+        if prepared.found:
+            out[index] = np.round(prepared.image * 255).astype(np.uint8)
+    return out
+
+
+def evaluate_model(model: str | Path | None, dataset: str = "mnist",
+                   data_dir: Path | None = None) -> dict[str, Any]:
+    """Evaluate a model on the MNIST (or USPS) test set; returns test_accuracy, test_loss, n and more."""
+    from digit_core import data
+    from digit_core.evaluate import evaluate
+
+    path = resolve_model_path(model)
+    predictor = load_predictor(path)
+    if dataset == "usps":
+        images, labels = data.load_usps("test")
+        images = usps_as_mnist(images)
+    else:
+        mnist = data.load_mnist(data_dir)
+        images, labels = mnist.x_test, mnist.y_test
+    result = evaluate(predictor.probabilities, images, labels)
+    return {**result.summary(), "model": str(path), "dataset": dataset,
+            "per_class_recall": [round(float(r), 6) for r in result.recall],
+            "confusion_matrix": result.confusion.tolist()}
+
+
+def predict_files(model: str | Path | None, paths: list[str]) -> Iterator[dict[str, Any]]:
+    """One JSON-ready dict per image path: a prediction, or ``{"path", "error"}`` for a bad file."""
+    from digit_core.imageio import ImageDecodeError, read_image_file
+
+    predictor = load_predictor(model)
+    for path in paths:
+        try:
+            prediction = predictor.predict_image(read_image_file(path))
+        except (ImageDecodeError, OSError, ValueError) as error:
+            yield {"path": path, "error": str(error)}
+            continue
+        yield prediction.to_json(path)
+
+
+def _progress_bar(epochs: int):
+    """Batch and epoch callbacks drawing a one-line progress bar on stderr."""
+    state = {"epoch": 0}
+
+    def on_batch_end(batch: int, batches: int, metrics: dict[str, float]) -> None:
+        if batch % 10 and batch + 1 != batches:
+            return
+        done = (batch + 1) / max(1, batches)
+        bar = "#" * int(done * 30)
+        sys.stderr.write(f"\repoch {state['epoch'] + 1}/{epochs} [{bar:<30}] {batch + 1}/{batches} "
+                         f"loss {metrics.get('loss', 0):.4f} acc {metrics.get('accuracy', 0):.4f}")
+        sys.stderr.flush()
+
+    def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
+        state["epoch"] = epoch + 1
+        validation = f" val_acc {metrics['val_accuracy']:.4f}" if "val_accuracy" in metrics else ""
+        sys.stderr.write(f"\repoch {epoch + 1}/{epochs} done in {metrics['seconds']:.1f}s: loss "
+                         f"{metrics['loss']:.4f} acc {metrics['accuracy']:.4f}{validation}\n")
+        sys.stderr.flush()
+
+    return on_batch_end, on_epoch_end
+
+
+def training_images(data_dir: Path | None, subset: int | None, extra_usps: bool, seed: int,
+                    validation_split: float) -> tuple[np.ndarray, ...]:
+    """(x_train, y_train, x_val, y_val, x_test, y_test) as uint8 images and labels."""
+    from digit_core import data
+
+    mnist = data.load_mnist(data_dir)
+    x, y = mnist.x_train, mnist.y_train
+    if subset is not None:
+        if subset < 10:
+            raise ValueError(f"--subset must be at least 10 images, got {subset}.")
+        x, y = x[:subset], y[:subset]
+    x_train, y_train, x_val, y_val = data.validation_split(x, y, validation_split, seed)
+    if extra_usps:
+        usps_images, usps_labels = data.load_usps("train")
+        x_train = np.concatenate([x_train, usps_as_mnist(usps_images)])
+        y_train = np.concatenate([y_train, usps_labels])
+    return x_train, y_train, x_val, y_val, mnist.x_test, mnist.y_test
+
+
+def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, name: str,
+                     data_dir: Path | None = None, subset: int | None = None, extra_usps: bool = False,
+                     out: Path | None = None, resume_run: str | None = None, tensorboard: bool = False,
+                     progress: bool = True) -> dict[str, Any]:
+    """Train in a new (or resumed) run directory, evaluate on MNIST test, optionally save to ``out``."""
+    from digit_core.evaluate import evaluate
+    from digit_core.predict import Predictor
+    from digit_core.train import train
+
+    if out is not None and out.suffix != ".keras":
+        raise ValueError(f"--out must end in .keras, got {out}.")
+    x_train, y_train, x_val, y_val, x_test, y_test = training_images(
+        data_dir, subset, extra_usps, training.seed, training.validation_split)
+    if resume_run:
+        run_dir = config.runs_dir() / resume_run
+        if not run_dir.is_dir():
+            raise ValueError(f"No run {resume_run!r} in {config.runs_dir()}.")
+    else:
+        run_dir = runs.new_run_dir(config.runs_dir(), name)
+    on_batch_end, on_epoch_end = _progress_bar(training.epochs) if progress else (None, None)
+    result = train(network, training, x_train, y_train, x_val, y_val, run_dir=run_dir, name=name,
+                   on_epoch_end=on_epoch_end, on_batch_end=on_batch_end, resume=bool(resume_run),
+                   tensorboard=tensorboard)
+    evaluation = evaluate(Predictor(result.model, training.normalization).probabilities, x_test, y_test)
+    metrics = {**evaluation.summary(), "params": int(result.model.count_params()),
+               "train_seconds": round(result.seconds, 2)}
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    summary = {"run_id": run_dir.name, "status": result.status, "epochs": len(result.history.get("loss", [])),
+               **metrics}
+    if out is not None:
+        metadata = {"name": name, "architecture": registry.describe_network(zoo.network_to_dict(network)),
+                    "network": zoo.network_to_dict(network), "training": runs.read_run(run_dir).config.get(
+                        "training", {}), "test_accuracy": metrics["test_accuracy"],
+                    "test_loss": metrics["test_loss"], "train_seconds": metrics["train_seconds"],
+                    "extra_usps": extra_usps, "from_run": run_dir.name}
+        registry.save(result.model, out.stem, metadata, models_dir=out.parent)
+        summary["saved"] = str(out)
+    return summary
