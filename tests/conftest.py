@@ -1,0 +1,64 @@
+"""Fixtures shared by every test folder: the real MNIST data and a tiny trained model.
+
+The tiny model is trained once per test session (a few seconds) so that tests of the registry,
+the predictor, the CLI and the app never depend on the shipped model unless they mean to.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_MODEL = PROJECT_ROOT / "models" / "default.keras"
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The real MNIST data (from DIGIT_DATA_DIR or the other local places); skipped when absent."""
+    from digit_core import data
+
+    try:
+        return data.load_mnist(allow_download=False)
+    except data.DataNotFoundError as error:
+        pytest.skip(f"MNIST files not available: {error}")
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory, mnist) -> Path:
+    """A models directory holding ``default.keras``: the ``tiny`` preset trained for one epoch."""
+    from digit_core import registry, zoo
+    from digit_core.train import train
+
+    entry = zoo.get_entry("tiny")
+    result = train(entry.network, entry.training, mnist.x_train[:3000], mnist.y_train[:3000],
+                   mnist.x_test[:500], mnist.y_test[:500])
+    models_dir = tmp_path_factory.mktemp("models")
+    registry.save(result.model, "default", {"name": "tiny", "architecture": "CNN 4 / dense 16",
+                                            "network": zoo.network_to_dict(entry.network),
+                                            "training": {"normalization": "scale"}}, models_dir=models_dir)
+    return models_dir
+
+
+@pytest.fixture
+def isolated_dirs(tmp_path, monkeypatch, tiny_models_dir) -> dict[str, Path]:
+    """Point the models and runs directories at fresh copies, so tests never touch the project's."""
+    import shutil
+
+    models_dir, runs_dir = tmp_path / "models", tmp_path / "runs"
+    shutil.copytree(tiny_models_dir, models_dir)
+    runs_dir.mkdir()
+    monkeypatch.setenv("DIGIT_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("DIGIT_RUNS_DIR", str(runs_dir))
+    return {"models": models_dir, "runs": runs_dir}
+
+
+@pytest.fixture(scope="session")
+def shipped_model_path() -> Path:
+    """The shipped default model; its absence is a failure, since the app depends on it."""
+    assert SHIPPED_MODEL.is_file(), f"The shipped model {SHIPPED_MODEL} is missing."
+    return SHIPPED_MODEL

@@ -1,0 +1,102 @@
+"""The command line end to end, in real subprocesses, on real PNG files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from digit_core.synthetic import digit_styles, render_strokes
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args: str, env_dirs: dict[str, Path], timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DIGIT_MODELS_DIR": str(env_dirs["models"]), "DIGIT_RUNS_DIR": str(env_dirs["runs"]),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "digit_core", *args], capture_output=True, text=True,
+                          env=env, cwd=PROJECT_ROOT, timeout=timeout)
+
+
+@pytest.fixture
+def images(tmp_path) -> dict[str, Path]:
+    good = tmp_path / "seven.png"
+    cv2.imwrite(str(good), render_strokes(digit_styles(7)[0], background="white")[..., :3])
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((100, 100), 255, np.uint8))
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(good.read_bytes()[:200])
+    text = tmp_path / "notes.png"
+    text.write_text("this is not an image")
+    return {"good": good, "blank": blank, "corrupt": corrupt, "text": text, "missing": tmp_path / "nope.png"}
+
+
+def test_predict_json_reports_each_file_and_fails_only_for_bad_ones(isolated_dirs, images) -> None:
+    paths = [str(images[k]) for k in ("good", "corrupt", "blank", "text", "missing")]
+    result = run_cli("predict", "--json", *paths, env_dirs=isolated_dirs)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["path"] for line in lines] == paths
+    good, corrupt, blank, text, missing = lines
+    assert set(good) >= {"path", "digit", "confidence", "probabilities"}
+    assert isinstance(good["digit"], int) and len(good["probabilities"]) == 10
+    assert abs(sum(good["probabilities"]) - 1) < 1e-3 and good["confidence"] == max(good["probabilities"])
+    assert blank["digit"] is None and "error" not in blank
+    for bad in (corrupt, text, missing):
+        assert set(bad) == {"path", "error"} and bad["error"]
+
+
+def test_predict_with_only_good_files_exits_zero(isolated_dirs, images) -> None:
+    result = run_cli("predict", str(images["good"]), env_dirs=isolated_dirs)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{images['good']}: ")
+
+
+def test_evaluate_json_on_the_mnist_test_set(isolated_dirs) -> None:
+    result = run_cli("evaluate", "--json", env_dirs=isolated_dirs)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n"] == 10_000
+    assert 0.3 < report["test_accuracy"] <= 1.0 and report["test_loss"] > 0
+    assert len(report["confusion_matrix"]) == 10 and sum(map(sum, report["confusion_matrix"])) == 10_000
+
+
+def test_missing_model_is_one_clear_line(isolated_dirs) -> None:
+    result = run_cli("evaluate", "--json", "--model", "nope", env_dirs=isolated_dirs)
+    assert result.returncode == 1
+    assert "No model with id 'nope'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_saves_a_run_and_a_model(isolated_dirs, tmp_path) -> None:
+    out = tmp_path / "trained.keras"
+    result = run_cli("train", "--preset", "tiny", "--subset", "600", "--epochs", "2", "--seed", "3",
+                     "--out", str(out), env_dirs=isolated_dirs)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "completed" and summary["epochs"] == 2 and summary["n"] == 10_000
+    assert "epoch 2/2" in result.stderr  # the progress bar
+    assert out.is_file() and json.loads(out.with_suffix(".json").read_text())["training"]["seed"] == 3
+    listing = run_cli("models", "--json", env_dirs=isolated_dirs)
+    ids = [row["id"] for row in json.loads(listing.stdout)]
+    assert ids == ["default", f"run:{summary['run_id']}"]
+
+
+def test_out_of_range_hyperparameter_is_a_clear_error(isolated_dirs) -> None:
+    result = run_cli("train", "--preset", "tiny", "--learning-rate", "-1", env_dirs=isolated_dirs)
+    assert result.returncode == 1
+    assert "Learning rate must be in (0, 10]" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_shows_defaults() -> None:
+    result = subprocess.run([sys.executable, "-m", "digit_core", "train", "--help"], capture_output=True,
+                            text=True, cwd=PROJECT_ROOT, timeout=60)
+    assert result.returncode == 0
+    assert "(default: fast)" in result.stdout and "--epochs" in result.stdout

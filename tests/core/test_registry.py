@@ -1,0 +1,95 @@
+"""The registry: listing with metadata, loading by id, broken files, runs, the active model."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from digit_core import registry
+
+
+def test_lists_saved_models_with_metadata(isolated_dirs) -> None:
+    entries = registry.list_models()
+    assert [entry.model_id for entry in entries] == ["default"]
+    default = entries[0]
+    assert default.name == "tiny" and default.params == 11_042 and default.broken == ""
+    assert default.created  # set by registry.save
+
+
+def test_load_by_id_and_metadata(isolated_dirs) -> None:
+    model = registry.load("default")
+    assert model.output_shape == (None, 10)
+    assert registry.read_metadata("default")["architecture"] == "CNN 4 / dense 16"
+
+
+@pytest.mark.parametrize("model_id", ["../etc/passwd", "/tmp/x", "a b", ""])
+def test_ids_never_act_as_paths(isolated_dirs, model_id: str) -> None:
+    with pytest.raises(ValueError, match="Invalid model id"):
+        registry.resolve(model_id)
+
+
+def test_missing_model_is_a_clear_error(isolated_dirs) -> None:
+    with pytest.raises(registry.ModelLoadError, match="No model with id 'nope'"):
+        registry.load("nope")
+
+
+def test_corrupt_model_is_listed_as_broken_and_others_still_load(isolated_dirs) -> None:
+    models = isolated_dirs["models"]
+    data = (models / "default.keras").read_bytes()
+    (models / "truncated.keras").write_bytes(data[: len(data) // 3])
+    (models / "garbage.keras").write_bytes(b"not a zip at all" * 20)
+    by_id = {entry.model_id: entry for entry in registry.list_models()}
+    assert by_id["truncated"].broken and by_id["garbage"].broken and not by_id["default"].broken
+    for broken in ("truncated", "garbage"):
+        with pytest.raises(registry.ModelLoadError, match="corrupt or not a Keras model"):
+            registry.load(broken)
+    assert registry.load("default").output_shape == (None, 10)
+
+
+def test_save_is_atomic_and_keeps_the_old_model_on_failure(isolated_dirs, monkeypatch) -> None:
+    models = isolated_dirs["models"]
+    before = (models / "default.keras").read_bytes()
+    model = registry.load("default")
+
+    def failing_save(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(type(model), "save", failing_save)
+    with pytest.raises(OSError, match="No space left on device"):
+        registry.save(model, "default", {"name": "new"}, models_dir=models)
+    assert (models / "default.keras").read_bytes() == before
+    assert [p.name for p in models.iterdir() if p.name.endswith(".tmp") or ".default.keras" in p.name] == []
+
+
+def test_runs_are_listed_and_promotable(isolated_dirs, mnist) -> None:
+    from digit_core import zoo
+    from digit_core.train import train
+
+    entry = zoo.get_entry("tiny")
+    run_dir = isolated_dirs["runs"] / "run-1"
+    train(entry.network, entry.training, mnist.x_train[:500], mnist.y_train[:500], mnist.x_test[:100],
+          mnist.y_test[:100], run_dir=run_dir, name="my tiny")
+    ids = [e.model_id for e in registry.list_models()]
+    assert ids == ["default", "run:run-1"]
+    run_entry = registry.list_models()[1]
+    assert run_entry.name == "my tiny" and run_entry.architecture == "CNN 4 / dense 16"
+    registry.promote_run("run-1", "mine")
+    registry.set_active_model("mine")
+    assert registry.active_model_id() == "mine"
+    assert registry.load("mine").output_shape == (None, 10)
+    assert registry.read_metadata("mine")["from_run"] == "run-1"
+
+
+def test_active_model_falls_back_to_default(isolated_dirs) -> None:
+    (isolated_dirs["models"] / registry.ACTIVE_FILE).write_text("{broken json")
+    assert registry.active_model_id() == "default"
+    with pytest.raises(registry.ModelLoadError):
+        registry.set_active_model("does-not-exist")
+
+
+def test_describe_network() -> None:
+    assert registry.describe_network({"kind": "mlp", "hidden_units": []}) == "Perceptron"
+    assert registry.describe_network({"kind": "mlp", "hidden_units": [300, 100]}) == "MLP 300-100"
+    assert registry.describe_network({"kind": "cnn", "blocks": [[32], [64]], "dense_units": [128, 64]}) \
+        == "CNN 32-64 / dense 128-64"

@@ -1,0 +1,74 @@
+"""Evaluation as data, and the fast predictor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digit_core.evaluate import evaluate_probabilities
+from digit_core.synthetic import digit_styles, render_strokes
+
+
+def test_evaluation_on_handcrafted_probabilities() -> None:
+    labels = np.array([0, 0, 1, 1, 2])
+    probabilities = np.full((5, 10), 0.01)
+    for row, predicted in enumerate([0, 1, 1, 1, 2]):
+        probabilities[row, predicted] = 0.91
+    result = evaluate_probabilities(probabilities, labels)
+    assert result.accuracy == pytest.approx(0.8)
+    assert result.confusion[0, 1] == 1 and result.confusion[1, 1] == 2 and result.confusion.sum() == 5
+    assert result.precision[1] == pytest.approx(2 / 3) and result.recall[0] == pytest.approx(0.5)
+    assert result.f1[2] == pytest.approx(1.0)
+    assert list(result.misclassified) == [1]
+    assert result.loss == pytest.approx(-(4 * np.log(0.91) + np.log(0.01)) / 5)
+    rows = result.report_rows()
+    assert rows[1]["support"] == 2 and rows[-1]["label"] == "weighted avg"
+
+
+def test_evaluation_rejects_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        evaluate_probabilities(np.zeros((3, 9)), np.zeros(3, int))
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_models_dir):
+    from digit_core.predict import Predictor
+
+    return Predictor.from_file(tiny_models_dir / "default.keras")
+
+
+def test_probabilities_are_batched_consistently(predictor, mnist) -> None:
+    images = mnist.x_test[:700]
+    batched = predictor.probabilities(images)
+    assert batched.shape == (700, 10)
+    assert np.allclose(batched.sum(axis=1), 1.0, atol=1e-4)
+    one_by_one = np.stack([predictor.probabilities(image)[0] for image in images[:5]])
+    assert np.allclose(one_by_one, batched[:5], atol=1e-5)
+    # uint8 input means 0–255; float input means 0–1: both give the same answer.
+    assert np.allclose(predictor.probabilities(images[:5].astype(np.float32) / 255), batched[:5], atol=1e-5)
+
+
+def test_predictor_agrees_with_keras_predict(predictor, mnist) -> None:
+    x = mnist.x_test[:64].astype(np.float32)[..., None] / 255
+    assert np.allclose(predictor.model.predict(x, verbose=0), predictor.probabilities(mnist.x_test[:64]), atol=1e-5)
+
+
+def test_empty_canvas_gives_no_prediction(predictor) -> None:
+    prediction = predictor.predict_image(np.zeros((280, 280, 4), np.uint8))
+    assert prediction.digit is None and not prediction.found
+    assert "No digit" in prediction.preprocessed.message
+    assert prediction.to_json("x.png")["digit"] is None
+
+
+def test_drawn_digit_gives_a_full_prediction(predictor) -> None:
+    canvas = render_strokes(digit_styles(7)[0], background="white")
+    prediction = predictor.predict_image(canvas, keep_steps=True)
+    assert prediction.found and 0 <= prediction.digit <= 9
+    assert prediction.probabilities.shape == (10,)
+    assert prediction.confidence == pytest.approx(float(prediction.probabilities.max()))
+    assert prediction.preprocessed.steps[-1][1].shape == (28, 28)
+
+
+def test_wrong_input_shape_is_a_clear_error(predictor) -> None:
+    with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
+        predictor.probabilities(np.zeros((2, 32, 32)))
