@@ -169,7 +169,7 @@ ZOO: dict[str, ZooEntry] = {
                              lr_schedule="one_cycle", validation_split=0.1),
                  "Our fast recipe: a batch-normalised CNN with a one-cycle schedule, 3 epochs."),
         ZooEntry("best", "cnn",
-                 CNNConfig(((32, 32), (64, 64)), (True, True), (128,), dropout_rate=0.3,
+                 CNNConfig(((32,), (64, 64)), (True, True), (128,), dropout_rate=0.3,
                            conv_dropout_rate=0.1, batch_norm=True),
                  TrainConfig(optimizer="adam", epochs=15, batch_size=128, learning_rate=0.003,
                              lr_schedule="one_cycle", augment=True, label_smoothing=0.05,

@@ -1,0 +1,127 @@
+"""Accuracy of a model through the project's own predict path, on MNIST and real-handwriting proxies.
+
+    python bench/accuracy.py [--model ID_OR_PATH] [--canvas-samples 2000] [--seed 0]
+
+Sets (none of them is used for training):
+  mnist (raw)          MNIST test, fed to the network as is (the classic figure)
+  mnist (pipeline)     MNIST test through preprocess() as if uploaded
+  usps scans           USPS test as dark-on-light scans, digit heights 24/48/96 px, noise and blur
+  mnist as canvas      MNIST test digits re-drawn as 280×280 canvas drawings: varied size,
+                       position, stroke width, slant and background
+  drawn strokes        synthetic pen strokes of every digit style at varied size, position,
+                       brush width, slant, rotation and jitter, on a 280×280 canvas
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import model_argument
+
+import cv2
+import numpy as np
+
+
+def usps_scans(images: np.ndarray, height: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """USPS digits (16×16, light on dark) as grey dark-on-light scans with paper margin and noise."""
+    scans = []
+    for image in images:
+        paper = 255 - image
+        margin = max(2, height // 4)
+        big = cv2.resize(paper, (height, height), interpolation=cv2.INTER_CUBIC)
+        big = cv2.copyMakeBorder(big, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=255)
+        big = cv2.GaussianBlur(big, (3, 3), 0.6)
+        noisy = big.astype(np.float32) * rng.uniform(0.85, 1.0) + rng.normal(0, 6, big.shape)
+        scans.append(np.clip(noisy, 0, 255).astype(np.uint8))
+    return scans
+
+
+def mnist_canvases(images: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    from digit_core.synthetic import mnist_as_canvas
+
+    canvases = []
+    for image in images:
+        scale = rng.uniform(0.35, 0.95)
+        room = (1 - scale) * 280 / 2
+        background = str(rng.choice(["white", "transparent", "black"]))
+        canvases.append(mnist_as_canvas(
+            image, scale=scale, offset=tuple(rng.uniform(-room, room, 2) * 0.8),
+            stroke_width_change=int(rng.integers(-4, 16)), slant=rng.uniform(-0.3, 0.3),
+            background=background, ink=(255, 255, 255) if background == "black" else (0, 0, 0)))
+    return canvases
+
+
+def drawn_strokes(rng: np.random.Generator) -> tuple[list[np.ndarray], list[int]]:
+    from digit_core.synthetic import DIGIT_STROKES, render_strokes
+
+    canvases, labels = [], []
+    for digit, styles in DIGIT_STROKES.items():
+        for strokes in styles:
+            for scale in (0.3, 0.55, 0.85):
+                for width in (8, 18, 32):
+                    for slant in (-0.2, 0.0, 0.25):
+                        room = (1 - scale) / 2
+                        center = tuple(0.5 + rng.uniform(-room, room, 2) * 0.9)
+                        canvases.append(render_strokes(
+                            strokes, scale=scale, center=center, stroke_width=width, slant=slant,
+                            rotation_deg=rng.uniform(-8, 8), jitter=0.01, rng=rng,
+                            background=str(rng.choice(["white", "transparent"]))))
+                        labels.append(digit)
+    return canvases, labels
+
+
+def accuracy_of(predictor, images: list[np.ndarray], labels: np.ndarray) -> tuple[float, int]:
+    """Accuracy through predict_image; a 'no digit found' counts as wrong. Returns (accuracy, no-digit)."""
+    digits = [predictor.predict_image(image).digit for image in images]
+    missing = sum(digit is None for digit in digits)
+    correct = sum(digit == label for digit, label in zip(digits, labels))
+    return correct / len(labels), missing
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    model_argument(parser)
+    parser.add_argument("--canvas-samples", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from digit_core import data
+    from digit_core.commands import load_predictor, resolve_model_path
+
+    predictor = load_predictor(args.model)
+    mnist = data.load_mnist()
+    usps_images, usps_labels = data.load_usps("test")
+    rng = np.random.default_rng(args.seed)
+    print(f"model: {resolve_model_path(args.model)} ({predictor.model.count_params():,} parameters)")
+
+    def report(name: str, accuracy: float, n: int, missing: int = 0, started: float = 0.0) -> None:
+        extra = f", {missing} read as no digit" if missing else ""
+        print(f"{name:<28} {accuracy:8.2%}   (n={n}{extra}; {time.perf_counter() - started:.0f} s)")
+
+    started = time.perf_counter()
+    raw = (predictor.probabilities(mnist.x_test).argmax(1) == mnist.y_test).mean()
+    report("mnist (raw)", raw, len(mnist.y_test), started=started)
+
+    started = time.perf_counter()
+    accuracy, missing = accuracy_of(predictor, list(mnist.x_test), mnist.y_test)
+    report("mnist (pipeline)", accuracy, len(mnist.y_test), missing, started)
+
+    for height in (24, 48, 96):
+        started = time.perf_counter()
+        accuracy, missing = accuracy_of(predictor, usps_scans(usps_images, height, rng), usps_labels)
+        report(f"usps scans, {height} px", accuracy, len(usps_labels), missing, started)
+
+    started = time.perf_counter()
+    chosen = rng.choice(len(mnist.x_test), size=min(args.canvas_samples, len(mnist.x_test)), replace=False)
+    accuracy, missing = accuracy_of(predictor, mnist_canvases(mnist.x_test[chosen], rng), mnist.y_test[chosen])
+    report("mnist as canvas drawings", accuracy, len(chosen), missing, started)
+
+    started = time.perf_counter()
+    canvases, labels = drawn_strokes(rng)
+    accuracy, missing = accuracy_of(predictor, canvases, np.array(labels))
+    report("drawn strokes", accuracy, len(labels), missing, started)
+
+
+if __name__ == "__main__":
+    main()
