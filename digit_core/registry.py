@@ -105,7 +105,9 @@ def list_models(models_dir: Path | None = None, runs_dir: Path | None = None) ->
     """Saved models (default first) and then runs with a best checkpoint, newest first."""
     models_dir = models_dir or config.models_dir()
     runs_dir = runs_dir or config.runs_dir()
-    saved = [_saved_entry(path) for path in sorted(models_dir.glob("*.keras"))] if models_dir.is_dir() else []
+    paths = sorted(models_dir.glob("*.keras")) if models_dir.is_dir() else []
+    # Hidden files are the temporary files of saves in progress (or killed half-way), not models.
+    saved = [_saved_entry(path) for path in paths if not path.name.startswith(".")]
     saved.sort(key=lambda info: (info.model_id != config.DEFAULT_MODEL_ID, info.model_id))
     from_runs = [_run_entry(run) for run in runs.list_runs(runs_dir) if run.best_checkpoint.exists()]
     return saved + from_runs
