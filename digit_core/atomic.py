@@ -25,6 +25,9 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], None], suffix: s
         handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix,
                                             dir=path.parent)
         os.close(handle)
+    except FileExistsError as error:
+        # mkdir(exist_ok=True) raises this only when a parent is a file, not a directory.
+        raise OSError(f"Cannot write {path}: {error.filename} is not a directory") from error
     except OSError as error:
         raise OSError(f"Cannot write {path}: {error.strerror or error}") from error
     tmp_path = Path(tmp_name)
