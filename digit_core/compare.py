@@ -1,0 +1,384 @@
+"""The model-comparison study: every configuration trained and evaluated on the same split.
+
+``run_comparison`` builds the study's model specs (data: ``experiment_specs``), fits each through the
+shared estimator interface (``digit_core.estimators``), evaluates it on the MNIST test set and writes
+``results/comparison.json`` atomically: a JSON list with one entry per (experiment, model)::
+
+    name, experiment, setting, family, description    what was run (family: perceptron, mlp, cnn, classical)
+    test_accuracy, test_loss, test_size               on MNIST test; test_loss is the mean cross-entropy of
+                                                      the predicted probabilities for every model, classical
+                                                      ones included (vote fractions for RF and KNN, so large)
+    params, train_seconds, predict_ms_per_image       size, fit wall time, batched predict_proba time per image
+    epochs, batch_size, optimizer                     null for classical models
+    train_size, subset_reason                         images trained on; the reason when it is a subset
+    history                                           per-epoch loss, accuracy, val_loss, val_accuracy and
+                                                      seconds, inline; null for classical models
+    network, training, classical                      the configuration (null where it does not apply)
+    source, note, same_run_as, mode, seed             provenance; same_run_as names the entry whose run an
+                                                      identical configuration reused
+
+Every model trains on the same seeded, stratified 90/10 split of MNIST train (networks validate on the
+10%) and is tested on MNIST test. The experiments change one thing at a time from a fixed base (MLP
+128-128, Adam, batch 128, 3 epochs); the number-of-epochs experiment trains separate runs for 1, 3 and
+10 epochs. To fit a shared 2-core machine the full study caps notebook MLPs at 5 epochs and CNNs at 3,
+fits the SVM on 10k and logistic regression on 20k images, and evaluates the shipped
+``models/default.keras`` as ``best`` (or, without one, trains the best recipe on 10k images). Each
+entry states its epochs, ``train_size``, ``subset_reason`` and ``note``. ``--quick`` shrinks everything
+to seconds per model (3000 training images, 1 epoch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digit_core import config, zoo
+from digit_core.atomic import atomic_write_json, read_json
+
+VALIDATION_FRACTION = 0.1
+NOTEBOOK_MODELS = ("slp", "mlp_128_128", "mlp_300_100", "mlp_64_64", "mlp_128_dropout", "mlp_512_dropout",
+                   "cnn_32_64", "cnn_32_64_64", "best")
+CLASSICAL_MODELS = ("logistic_regression", "svm_rbf", "random_forest", "knn")
+REQUIRED_KEYS = ("name", "experiment", "setting", "family", "optimizer", "test_accuracy", "test_loss", "params",
+                 "train_seconds", "predict_ms_per_image", "epochs", "batch_size", "train_size", "history")
+
+# The fixed base of the one-change-at-a-time experiments: MLP 128-128, ReLU, Adam, batch 128.
+BASE_NETWORK = zoo.MLPConfig(hidden_units=(128, 128))
+BASE_TRAINING = zoo.TrainConfig(optimizer="adam", batch_size=128, validation_split=VALIDATION_FRACTION)
+OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop", "adagrad": "Adagrad",
+                    "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam"}
+# (experiment, setting label, network changes, training changes) relative to the base.
+BASE_EXPERIMENTS: tuple[tuple[str, str, dict[str, Any], dict[str, Any]], ...] = (
+    ("dropout", "no dropout", {}, {}),
+    ("dropout", "dropout 0.3", {"dropout_rate": 0.3}, {}),
+    *(("hidden width", f"{units} units", {"hidden_units": (units, units)}, {}) for units in (64, 128, 512)),
+    *(("depth", f"{depth} hidden layer{'s' * (depth > 1)}", {"hidden_units": (128,) * depth}, {})
+      for depth in (1, 2, 3)),
+    *(("optimizer", label, {}, {"optimizer": name}) for name, label in OPTIMIZER_LABELS.items()),
+    *(("batch size", f"batch {size}", {}, {"batch_size": size}) for size in (32, 128, 512)),
+)
+
+
+@dataclass(frozen=True)
+class StudyScale:
+    """How big the study is: the full run, or ``--quick`` (seconds per model, for tests)."""
+
+    mode: str
+    train_size: int | None  # images of the training split used; None: all of it
+    validation_size: int | None
+    test_size: int | None
+    base_epochs: int  # epochs of the one-change-at-a-time experiments
+    epoch_settings: tuple[int, ...]  # the number-of-epochs experiment
+    mlp_epoch_cap: int  # notebook perceptron and MLPs train min(their notebook's epochs, this)
+    cnn_epoch_cap: int  # notebook CNNs, and ``best`` when it is trained rather than loaded
+    classical_sizes: dict[str, int]  # training images per classical model, when fewer than train_size
+    best_train_size: int | None  # when ``best`` is trained: it is by far the slowest model per image
+    timing_images: int  # test images in the batch timed for predict_ms_per_image
+
+
+FULL = StudyScale("full", None, None, None, base_epochs=3, epoch_settings=(1, 3, 10), mlp_epoch_cap=5,
+                  cnn_epoch_cap=3, classical_sizes={"svm_rbf": 10_000, "logistic_regression": 20_000},
+                  best_train_size=10_000, timing_images=1000)
+QUICK = StudyScale("quick", 3000, 500, 1000, base_epochs=1, epoch_settings=(1, 2, 3), mlp_epoch_cap=1,
+                   cnn_epoch_cap=1, classical_sizes={"svm_rbf": 1000, "logistic_regression": 1000,
+                                                      "random_forest": 1000, "knn": 1000},
+                   best_train_size=1000, timing_images=200)
+CLASSICAL_SUBSET_REASONS = {
+    "svm_rbf": "an RBF SVM's fit grows with the square of the images and its calibration fits it 4 times",
+    "logistic_regression": "L-BFGS on 784 raw pixels needs ~200 passes over the data; 20k images keep the fit "
+                           "to minutes on a shared 2-core machine",
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the study: what to fit and how to label its results."""
+
+    experiment: str
+    name: str
+    setting: str  # the value this entry varies within its experiment, for charts and conclusions
+    family: str
+    description: str = ""
+    network: zoo.NetworkConfig | None = None
+    training: zoo.TrainConfig | None = None
+    classical: str | None = None
+    saved_model: str | None = None  # evaluate this .keras file instead of training
+    train_size: int | None = None  # None: the study's whole training split
+    subset_reason: str = ""
+    note: str = ""
+
+    def run_key(self) -> tuple:
+        """Specs with equal keys train the same model on the same data, so one run serves both."""
+        return (self.network, self.training, self.classical, self.saved_model, self.train_size)
+
+
+def experiment_specs(scale: StudyScale = FULL, seed: int = 0, shipped_best: Path | None = None) -> list[ModelSpec]:
+    """Every model of the study, in order; ``shipped_best`` is evaluated instead of training ``best``."""
+    return (_notebook_specs(scale, seed, shipped_best) + _base_experiment_specs(scale, seed)
+            + _classical_specs(scale))
+
+
+def _notebook_specs(scale: StudyScale, seed: int, shipped_best: Path | None) -> list[ModelSpec]:
+    specs = []
+    for name in NOTEBOOK_MODELS:
+        entry = zoo.get_entry(name)
+        common = {"experiment": "notebook models", "name": name, "setting": name, "family": entry.family,
+                  "description": entry.description}
+        if name == "best" and shipped_best is not None:
+            specs.append(ModelSpec(**common, saved_model=str(shipped_best),
+                                   note=f"The shipped {shipped_best.name}, evaluated, not retrained: training the "
+                                        "best recipe from scratch does not fit the study's time budget."))
+            continue
+        cap = scale.cnn_epoch_cap if entry.family == "cnn" else scale.mlp_epoch_cap
+        epochs = min(entry.training.epochs, cap)
+        note = (f"Its recipe trains {entry.training.epochs} epochs; capped at {epochs} here to fit the study's "
+                "time budget." if epochs < entry.training.epochs else "")
+        train_size, reason = None, ""
+        if name == "best" and scale.best_train_size is not None:
+            train_size = scale.best_train_size
+            reason = "the augmented batch-normalised CNN is the slowest model per image"
+        training = zoo.with_overrides(entry.training, epochs=epochs, seed=seed,
+                                      validation_split=VALIDATION_FRACTION)
+        specs.append(ModelSpec(**common, network=entry.network, training=training, train_size=train_size,
+                               subset_reason=reason, note=note))
+    return specs
+
+
+def _base_experiment_specs(scale: StudyScale, seed: int) -> list[ModelSpec]:
+    base_training = zoo.with_overrides(BASE_TRAINING, epochs=scale.base_epochs, seed=seed)
+    variations = list(BASE_EXPERIMENTS) + [
+        ("epochs", f"{epochs} epoch{'s' * (epochs > 1)}", {}, {"epochs": epochs}) for epochs in scale.epoch_settings]
+    specs = []
+    for experiment, setting, network_changes, training_changes in variations:
+        network = zoo.with_overrides(BASE_NETWORK, **network_changes)
+        training = zoo.with_overrides(base_training, **training_changes)
+        description = (f"MLP {'-'.join(map(str, network.hidden_units))}, dropout {network.dropout_rate}, "
+                       f"{OPTIMIZER_LABELS[training.optimizer]}, batch {training.batch_size}, "
+                       f"{training.epochs} epoch{'s' * (training.epochs > 1)}")
+        specs.append(ModelSpec(experiment, f"{experiment}: {setting}", setting, "mlp", description,
+                               network=network, training=training))
+    return specs
+
+
+def _classical_specs(scale: StudyScale) -> list[ModelSpec]:
+    specs = []
+    for name in CLASSICAL_MODELS:
+        size = scale.classical_sizes.get(name)
+        if size is None:
+            reason = ""
+        elif scale.mode == "full":
+            reason = CLASSICAL_SUBSET_REASONS[name]
+        else:
+            reason = f"{scale.mode} mode: a small subset keeps every model to seconds"
+        specs.append(ModelSpec("classical baselines", name, name, "classical",
+                               f"scikit-learn {name.replace('_', ' ')} (see digit_core.classical)",
+                               classical=name, train_size=size, subset_reason=reason))
+    return specs
+
+
+def build_estimator(spec: ModelSpec, seed: int):
+    """The estimator a spec describes; all share fit / predict_proba / score and their fitted facts."""
+    from digit_core.classical import make_classical
+    from digit_core.estimators import KerasClassifier, SavedKerasClassifier
+
+    if spec.classical is not None:
+        return make_classical(spec.classical, seed=seed)
+    if spec.saved_model is not None:
+        return SavedKerasClassifier(spec.saved_model, name=spec.name)
+    return KerasClassifier(spec.network, spec.training, name=spec.name)
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """The one split every model of a study sees: uint8 images (N, 28, 28) and labels (N,)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def study_data(scale: StudyScale, data_dir: Path | None, seed: int) -> StudyData:
+    """MNIST train split 90/10 with ``seed`` (stratified, shuffled), then cut to the scale's sizes."""
+    from digit_core.data import load_mnist, validation_split
+
+    mnist = load_mnist(data_dir)
+    x_train, y_train, x_val, y_val = validation_split(mnist.x_train, mnist.y_train, VALIDATION_FRACTION, seed)
+    # The split is shuffled, so its first N images are a random sample of N.
+    return StudyData(x_train[:scale.train_size], y_train[:scale.train_size], x_val[:scale.validation_size],
+                     y_val[:scale.validation_size], mnist.x_test[:scale.test_size], mnist.y_test[:scale.test_size])
+
+
+def run_comparison(quick: bool = False, out: Path | None = None, data_dir: Path | None = None, *,
+                   only: Sequence[str] | None = None, seed: int = 0, models_dir: Path | None = None,
+                   scale: StudyScale | None = None,
+                   on_result: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Run the study and write its results to ``out`` atomically.
+
+    ``only`` restricts it to the named experiments; ``scale`` replaces the FULL / QUICK presets (tests use
+    a smaller one); ``on_result`` is called with each entry as soon as it is measured.
+
+    After every model the results so far are written to ``<out>.partial.json``, so a long run that is
+    killed still shows how far it got; the partial file is removed once ``out`` is written.
+    """
+    scale = scale or (QUICK if quick else FULL)
+    specs = _select(experiment_specs(scale, seed, shipped_best=_shipped_best(scale, models_dir)), only)
+    data = study_data(scale, data_dir, seed)
+    out = Path(out) if out is not None else config.results_dir() / "comparison.json"
+    partial = out.with_name(f"{out.stem}.partial.json")
+    results: list[dict[str, Any]] = []
+    # Run key -> (name of the entry that ran it, its measurements): identical configurations run once.
+    done: dict[tuple, tuple[str, dict[str, Any]]] = {}
+    for spec in specs:
+        if spec.run_key() in done:
+            first_name, measured = done[spec.run_key()]
+            same_run_as: str | None = first_name
+        else:
+            measured, same_run_as = measure(spec, data, scale, seed), None
+            done[spec.run_key()] = (spec.name, measured)
+        entry = {**_describe(spec, scale, seed), **measured, "same_run_as": same_run_as}
+        results.append(entry)
+        atomic_write_json(partial, results)
+        if on_result is not None:
+            on_result(entry)
+    atomic_write_json(out, results)
+    partial.unlink(missing_ok=True)
+    return results
+
+
+def _shipped_best(scale: StudyScale, models_dir: Path | None) -> Path | None:
+    # The full study evaluates the shipped default model when there is one; smaller studies train.
+    path = (models_dir or config.models_dir()) / f"{config.DEFAULT_MODEL_ID}.keras"
+    return path if scale.mode == "full" and path.is_file() else None
+
+
+def _select(specs: list[ModelSpec], only: Sequence[str] | None) -> list[ModelSpec]:
+    if only is None:
+        return specs
+    known = list(dict.fromkeys(spec.experiment for spec in specs))
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise ValueError(f"Unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(known)}.")
+    return [spec for spec in specs if spec.experiment in only]
+
+
+def measure(spec: ModelSpec, data: StudyData, scale: StudyScale, seed: int) -> dict[str, Any]:
+    """Fit the spec's estimator on the study split, evaluate it on the test set, time its predictions."""
+    from digit_core.evaluate import evaluate_probabilities
+
+    estimator = build_estimator(spec, seed)
+    x_train, y_train = data.x_train[:spec.train_size], data.y_train[:spec.train_size]
+    estimator.fit(x_train, y_train, validation_data=(data.x_val, data.y_val))
+    evaluation = evaluate_probabilities(estimator.predict_proba(data.x_test), data.y_test)
+    history = estimator.history_
+    return {
+        "test_accuracy": round(evaluation.accuracy, 6), "test_loss": round(evaluation.loss, 6),
+        "test_size": evaluation.n, "params": int(estimator.n_parameters_),
+        "train_seconds": _rounded(estimator.train_seconds_, 3),
+        "predict_ms_per_image": round(predict_ms_per_image(estimator, data.x_test[:scale.timing_images]), 4),
+        "epochs": estimator.epochs_, "batch_size": estimator.batch_size_, "optimizer": estimator.optimizer_,
+        "train_size": estimator.train_size_,
+        "history": {key: [round(value, 6) for value in values] for key, values in history.items()} or None,
+    }
+
+
+def predict_ms_per_image(estimator: Any, images: np.ndarray, repeats: int = 3) -> float:
+    """Milliseconds per image of one batched ``predict_proba`` call, the fastest of ``repeats``.
+
+    The fastest repeat is the least disturbed by other work on a shared machine (as ``timeit`` advises).
+    """
+    estimator.predict_proba(images[:10])  # warm-up: first calls pay one-off costs
+    fastest = np.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        estimator.predict_proba(images)
+        fastest = min(fastest, time.perf_counter() - started)
+    return 1000.0 * fastest / len(images)
+
+
+def _describe(spec: ModelSpec, scale: StudyScale, seed: int) -> dict[str, Any]:
+    return {"name": spec.name, "experiment": spec.experiment, "setting": spec.setting, "family": spec.family,
+            "description": spec.description, "subset_reason": spec.subset_reason or None,
+            "network": _json_ready(zoo.network_to_dict(spec.network)) if spec.network is not None else None,
+            "training": _json_ready(dataclasses.asdict(spec.training)) if spec.training is not None else None,
+            "classical": spec.classical, "note": spec.note or None, "mode": scale.mode, "seed": seed,
+            "source": spec.saved_model or "trained by this study"}
+
+
+def _json_ready(payload: dict[str, Any]) -> dict[str, Any]:
+    # Tuples become lists, as in the file, so the returned results equal what a reader loads.
+    return json.loads(json.dumps(payload))
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def conclusions(results: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """One sentence per experiment, from the numbers: which setting won, against the worst, by how much."""
+    by_experiment: dict[str, list[dict[str, Any]]] = {}
+    for entry in results:
+        if entry.get("test_accuracy") is not None:
+            by_experiment.setdefault(entry["experiment"], []).append(entry)
+    return {experiment: _conclusion(entries) for experiment, entries in by_experiment.items()}
+
+
+def _conclusion(entries: list[dict[str, Any]]) -> str:
+    ranked = sorted(entries, key=lambda entry: -entry["test_accuracy"])
+    winner, worst = ranked[0], ranked[-1]
+    best_percent, worst_percent = (round(100 * entry["test_accuracy"], 1) for entry in (winner, worst))
+    if len(ranked) == 1:
+        return f"Only {_label(winner)} was run: {best_percent:.1f}%."
+    # The margin is taken from the rounded figures, so the sentence adds up as printed.
+    margin = round(best_percent - worst_percent, 1)
+    if margin == 0:
+        return f"No difference at this precision: all {len(ranked)} settings reached {best_percent:.1f}%."
+    against = f"for the worst ({_label(worst)})" if len(ranked) > 2 else f"for {_label(worst)}"
+    return f"{_label(winner)} won: {best_percent:.1f}% vs {worst_percent:.1f}% {against}, +{margin:.1f} points."
+
+
+def _label(entry: dict[str, Any]) -> str:
+    return str(entry.get("setting") or entry["name"])
+
+
+class ComparisonFileError(ValueError):
+    """The comparison results file exists but is not a list of result entries."""
+
+
+LOAD_KEYS = ("name", "experiment", "family", "test_accuracy")
+
+
+def load_comparison(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """Read a comparison file (default ``results/comparison.json``).
+
+    Raises ``FileNotFoundError`` when it is missing and ``ComparisonFileError`` when it is corrupt.
+    """
+    path = Path(path) if path is not None else config.results_dir() / "comparison.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"No comparison results at {path}. Run `python -m digit_core compare` to "
+                                "create them (`--quick` for a small version).")
+    try:
+        payload = read_json(path)
+    except (ValueError, OSError) as error:
+        raise ComparisonFileError(f"Cannot read {path}: {error}") from error
+    if not isinstance(payload, list) or not all(isinstance(entry, dict) for entry in payload):
+        raise ComparisonFileError(f"{path} is not a list of result entries.")
+    for index, entry in enumerate(payload):
+        missing = [key for key in LOAD_KEYS if key not in entry]
+        if missing:
+            raise ComparisonFileError(f"{path}: entry {index} lacks {', '.join(missing)}.")
+        accuracy = entry["test_accuracy"]
+        if not all(isinstance(entry[key], str) for key in LOAD_KEYS[:3]) or not (
+                accuracy is None or (isinstance(accuracy, (int, float)) and 0 <= accuracy <= 1)):
+            raise ComparisonFileError(f"{path}: entry {index} needs text name, experiment and family and a "
+                                      "test_accuracy between 0 and 1 (or null).")
+    return payload
