@@ -1,0 +1,56 @@
+"""Compare page: the model-comparison study's results, one experiment at a time."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from digit_core import compare_figures as figures
+from digit_core import config
+from digit_core.compare import ComparisonFileError, conclusions, load_comparison
+
+
+@st.cache_data(show_spinner=False)
+def load_results(path: str, modified: float) -> list[dict]:
+    # ``modified`` (the file's mtime) is part of the cache key, so a new run is never served stale.
+    return load_comparison(path)
+
+
+st.title("Compare models")
+st.caption("Every notebook model, one-change-at-a-time experiments and classical baselines, trained on the "
+           "same split and tested on the same 10,000 MNIST digits.")
+
+path = config.results_dir() / "comparison.json"
+try:
+    results = load_results(str(path), Path(path).stat().st_mtime if path.is_file() else 0.0)
+except FileNotFoundError:
+    st.info(f"No comparison results yet ({path}). Run `python -m digit_core compare` to create them "
+            "(`python -m digit_core compare --quick` for a small version in a few minutes).")
+    st.stop()
+except (ComparisonFileError, OSError) as error:
+    st.error(f"Cannot show the comparison: {error}")
+    st.stop()
+
+if any(entry.get("mode") not in (None, "full") for entry in results):
+    st.warning("These are results of a reduced run (`--quick`): small subsets and few epochs.")
+summary = conclusions(results)
+
+st.subheader("Leaderboard")
+st.dataframe(figures.leaderboard_rows(results), hide_index=True)
+
+left, right = st.columns(2)
+left.plotly_chart(figures.accuracy_scatter(results, "params"))
+right.plotly_chart(figures.accuracy_scatter(results, "train_seconds"))
+
+st.subheader("Experiments")
+for experiment in summary:
+    st.markdown(f"**Effect of {experiment}.** {summary.get(experiment, '')}")
+    st.plotly_chart(figures.experiment_chart(results, experiment), key=f"experiment-{experiment}")
+
+st.subheader("Training curves")
+choices = figures.curve_choices(results)
+chosen = st.multiselect("Models", choices, default=choices[:3])
+metric = st.radio("Metric", ["val_accuracy", "accuracy", "val_loss", "loss"], horizontal=True)
+if chosen:
+    st.plotly_chart(figures.training_curves(results, chosen, metric))
+else:
+    st.caption("Choose models above to overlay their curves.")
