@@ -59,7 +59,7 @@ def load_keras_model(path: str | Path) -> Any:
 
 
 def _check_id(model_id: str) -> None:
-    if not _ID_PATTERN.match(model_id):
+    if not _ID_PATTERN.fullmatch(model_id):  # fullmatch: "$" alone would allow a trailing newline
         raise ValueError(f"Invalid model id {model_id!r}: use letters, digits, '_', '-' and '.'.")
 
 
