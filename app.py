@@ -1,0 +1,19 @@
+"""Digit Studio: draw, explore, train, evaluate and compare handwritten-digit models."""
+
+import streamlit as st
+
+
+def main() -> None:
+    st.set_page_config(page_title="Digit Studio", page_icon="✍️", layout="wide")
+    pages = [
+        st.Page("pages/draw.py", title="Draw", icon="✍️", url_path="draw", default=True),
+        st.Page("pages/explore.py", title="Explore", icon="🔎", url_path="explore"),
+        st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon="📊", url_path="evaluate"),
+        st.Page("pages/compare.py", title="Compare", icon="🏆", url_path="compare"),
+        st.Page("pages/model.py", title="Model", icon="🧠", url_path="model"),
+    ]
+    st.navigation(pages).run()
+
+
+main()

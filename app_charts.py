@@ -1,0 +1,104 @@
+"""Streamlit pieces several pages show: the model picker, a prediction card, images of digits.
+
+Figures themselves are built in ``digit_core.figures``; this module only lays them out.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import streamlit as st
+
+import app_state
+from digit_core import figures, registry
+
+if TYPE_CHECKING:
+    from digit_core.jobs import TrainingSnapshot
+    from digit_core.predict import Prediction, Predictor
+
+
+def _model_label(info: registry.ModelInfo) -> str:
+    accuracy = f", {info.test_accuracy:.2%} on MNIST test" if info.test_accuracy is not None else ""
+    where = "run" if info.source == "run" else "saved"
+    label = f"{info.name} ({where}{accuracy})"
+    return f"{label}: unavailable" if info.broken else label
+
+
+def pick_model(label: str = "Model") -> str | None:
+    """A model picker over the registry; the chosen id, or None (with the reason shown) when none is usable."""
+    models = registry.list_models()
+    if not models:
+        st.error(f"No model found. {app_state.NO_MODEL_HELP}")
+        return None
+    by_id = {info.model_id: info for info in models}
+    usable = [info.model_id for info in models if not info.broken]
+    preferred = [st.session_state.get(app_state.MODEL_ID), registry.active_model_id(), *usable, models[0].model_id]
+    default = next(model_id for model_id in preferred if model_id in by_id)
+    model_id = st.selectbox(label, list(by_id), index=list(by_id).index(default),
+                            format_func=lambda chosen: _model_label(by_id[chosen]))
+    st.session_state[app_state.MODEL_ID] = model_id
+    if by_id[model_id].broken:
+        st.error(f"{by_id[model_id].name} cannot be used: {by_id[model_id].broken} {app_state.NO_MODEL_HELP}")
+        return None
+    return model_id
+
+
+def load_predictor(model_id: str) -> Predictor | None:
+    """The cached predictor, or None after an ``st.error`` saying what to do."""
+    try:
+        return app_state.predictor(model_id)
+    except registry.ModelLoadError as error:
+        st.error(f"{error} {app_state.NO_MODEL_HELP}")
+        return None
+
+
+def digit_images(images: np.ndarray, captions: list[str], scale: int = 3) -> None:
+    """Small digits side by side, enlarged without blurring."""
+    st.image([figures.enlarge(figures.to_uint8(image), scale) for image in images], caption=captions)
+
+
+def show_prediction(prediction: Prediction, key: str, show_steps: bool = True) -> None:
+    """The model's answer: the digit, its confidence, all ten probabilities and how the input was prepared."""
+    if not prediction.found:
+        st.info(f"{prediction.preprocessed.message} Draw or upload a single digit.")
+        return
+    digit_column, confidence_column = st.columns(2)
+    digit_column.metric("Prediction", prediction.digit)
+    confidence_column.metric("Confidence", f"{prediction.confidence:.1%}")
+    if prediction.low_confidence:
+        st.warning("The model is unsure. Try writing the digit larger, centred and in one clear shape.")
+    st.plotly_chart(figures.probability_bars(prediction.probabilities), key=f"{key}-probabilities")
+    if show_steps and prediction.preprocessed.steps:
+        with st.expander("Preprocessing steps, down to the 28×28 the model saw"):
+            names, images = zip(*prediction.preprocessed.steps)
+            st.image([figures.thumbnail(image) for image in images[:-1]], caption=list(names[:-1]))
+            st.image(figures.enlarge(figures.to_uint8(images[-1]), 6), caption=f"{names[-1]}: what the model saw")
+
+
+def show_training(snapshot: TrainingSnapshot, mine: bool) -> None:
+    """A run's status, its batch and epoch progress, and its accuracy and loss curves so far."""
+    who = "You are" if mine else f"**{snapshot.owner}** is"
+    if snapshot.active:
+        if snapshot.stop_requested:
+            doing = "stopping at the next batch (the best checkpoint is kept)"
+        elif snapshot.status == "training" and not snapshot.batches_per_epoch:
+            doing = "starting TensorFlow and building the network"
+        else:
+            doing = {"loading data": "loading MNIST", "evaluating": "evaluating on the MNIST test set"}.get(
+                snapshot.status, f"at epoch {min(snapshot.epoch + 1, snapshot.epochs)} of {snapshot.epochs}")
+        st.info(f"{who} training **{snapshot.name}**: {doing}.")
+        st.progress(snapshot.epoch_progress, text=f"Batch {snapshot.batch} of {snapshot.batches_per_epoch or '…'}")
+        st.progress(snapshot.epoch / snapshot.epochs, text=f"Epoch {snapshot.epoch} of {snapshot.epochs} done")
+    elif snapshot.status == "failed":
+        st.error(f"The run {snapshot.name} failed: {snapshot.error} Check the settings and start it again.")
+    else:
+        accuracy = snapshot.metrics.get("test_accuracy")
+        scored = f", {accuracy:.2%} accurate on the MNIST test set" if accuracy is not None else ""
+        st.success(f"Run {snapshot.name} {snapshot.status} after {snapshot.epoch} epochs{scored}. "
+                   f"It is saved as run `{snapshot.run_id}`: make it the active model under Past runs.")
+    if snapshot.history:
+        accuracy_column, loss_column = st.columns(2)
+        histories = {snapshot.name: snapshot.history}
+        accuracy_column.plotly_chart(figures.history_figure(histories, "accuracy"), key="live-accuracy")
+        loss_column.plotly_chart(figures.history_figure(histories, "loss"), key="live-loss")

@@ -1,0 +1,55 @@
+"""Draw page: draw a digit, or upload photos of digits, and see what the model reads."""
+
+import streamlit as st
+
+import app_state
+from app_charts import load_predictor, pick_model, show_prediction
+from digit_core.imageio import ImageDecodeError, decode_image
+
+CANVAS_SIDE = 280
+
+app_state.use_app_navigation()
+st.title("Draw a digit")
+st.caption("Draw one digit 0–9 with the mouse or a finger; the model reads it each time you lift the pen.")
+model_id = pick_model()
+predictor = load_predictor(model_id) if model_id else None
+
+draw_tab, upload_tab = st.tabs(["Draw", "Upload"])
+with draw_tab:
+    canvas_column, result_column = st.columns([1, 1.4], gap="large")
+    with canvas_column:
+        from streamlit_drawable_canvas import st_canvas  # only importable inside a running app
+
+        brush_width = st.slider("Brush width", 6, 40, 20, key=app_state.BRUSH_WIDTH)
+        version = st.session_state.setdefault(app_state.CANVAS_VERSION, 0)
+        # update_streamlit sends the drawing on mouse-up, so the model reads each finished stroke.
+        canvas = st_canvas(stroke_width=brush_width, stroke_color="#000000", background_color="#ffffff",
+                           height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode="freedraw", update_streamlit=True,
+                           return_image_data=True, key=f"canvas-{version}")
+        st.button("Clear", on_click=lambda: st.session_state.update({app_state.CANVAS_VERSION: version + 1}))
+    with result_column:
+        strokes = (canvas.json_data or {}).get("objects") or []
+        if predictor is None:
+            st.info("Pick a usable model above to read your drawing.")
+        elif not strokes or canvas.image_data is None:
+            st.info("The canvas is empty: draw a digit on it.")
+        else:
+            show_prediction(predictor.predict_image(canvas.image_data, keep_steps=True), key="canvas")
+
+with upload_tab:
+    uploads = st.file_uploader("Photos or scans of digits (PNG or JPEG, one digit each)",
+                               type=["png", "jpg", "jpeg"], accept_multiple_files=True)
+    if uploads and predictor is None:
+        st.info("Pick a usable model above to read your images.")
+    for index, upload in enumerate(uploads if predictor is not None else []):
+        with st.container(border=True):
+            st.subheader(upload.name)
+            try:
+                image = decode_image(upload.getvalue(), name=upload.name)
+            except ImageDecodeError as error:
+                st.error(f"{error} Upload a PNG or JPEG photo or scan of a single digit.")
+                continue
+            picture_column, result_column = st.columns([1, 2])
+            picture_column.image(image, caption="uploaded", width=160)
+            with result_column:
+                show_prediction(predictor.predict_image(image, keep_steps=True), key=f"upload-{index}")

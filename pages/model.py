@@ -1,0 +1,42 @@
+"""Model page: what a network is made of, from its layers and parameter counts to its learned filters."""
+
+import streamlit as st
+
+import app_state
+from app_charts import pick_model
+from digit_core import figures, registry
+from digit_core.inspect_model import first_layer_filters, layer_table, weight_arrays
+
+app_state.use_app_navigation()
+st.title("Inside a model")
+st.caption("Its layers, how each parameter count comes about, the spread of its weights and the filters it learned.")
+model_id = pick_model()
+if model_id is None:
+    st.stop()
+try:
+    model = app_state.keras_model(model_id)
+except registry.ModelLoadError as error:
+    st.error(f"{error} {app_state.NO_MODEL_HELP}")
+    st.stop()
+
+st.subheader("Layers")
+rows = layer_table(model)
+st.dataframe(rows, hide_index=True)
+st.caption(f"{sum(row['params'] for row in rows):,} parameters in total. A Dense layer has inputs × units weights "
+           "plus one bias per unit; a 3×3 convolution has 3 × 3 × input channels weights per filter plus one bias.")
+
+st.subheader("Weights and biases")
+weights = weight_arrays(model)
+layer_name = st.selectbox("Layer", list(dict.fromkeys(layer for layer, _, _ in weights)))
+chosen = [(weight_name, values) for layer, weight_name, values in weights if layer == layer_name]
+for column, (weight_name, values) in zip(st.columns(len(chosen)), chosen):
+    column.plotly_chart(figures.value_histogram(values, f"{weight_name} {values.shape}"))
+
+st.subheader("First-layer filters")
+filters = first_layer_filters(model)
+if filters is None:
+    st.info("The first layer with weights does not look at the image directly, so it has no filters to show.")
+else:
+    scale = max(2, 48 // filters.shape[1])  # 3×3 filters are drawn large, 28×28 templates smaller
+    st.image(figures.tile_images(filters, columns=min(16, len(filters)), scale=scale))
+    st.caption(f"{len(filters)} filters of {filters.shape[1]}×{filters.shape[2]} pixels; light is a positive weight.")

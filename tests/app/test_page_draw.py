@@ -1,0 +1,95 @@
+"""The Draw page: model picker, empty canvas, uploads (good and bad), and the prediction card."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from digit_core import synthetic
+
+NO_MODEL_HINT = "python -m digit_core train --preset best --out models/default.keras"
+
+
+def _png_of_digit(digit: int) -> bytes:
+    drawing = synthetic.render_strokes(synthetic.digit_styles(digit)[0])  # (280, 280, 4) black on white
+    buffer = io.BytesIO()
+    Image.fromarray(drawing).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _prediction_labels(at: AppTest) -> list[str]:
+    return [metric.label for metric in at.metric if metric.label == "Prediction"]
+
+
+def test_without_any_model_the_page_says_how_to_get_one(open_page, no_models) -> None:
+    at = open_page("draw").run()
+    assert not at.exception
+    assert any(NO_MODEL_HINT in error.value for error in at.error)
+    assert _prediction_labels(at) == []
+
+
+def test_an_empty_canvas_is_not_predicted(open_page, tiny_model: str) -> None:
+    at = open_page("draw").run()
+    assert not at.exception
+    assert at.title[0].value == "Draw a digit"
+    assert at.selectbox[0].options == ["tiny (saved)"]  # the registry entry, by its name
+    assert any("canvas is empty" in info.value for info in at.info)
+    assert _prediction_labels(at) == [] and not at.error
+    assert at.slider(key="brush_width").value == 20
+
+
+def test_uploads_get_a_card_each_and_a_bad_file_an_error(open_page, tiny_model: str) -> None:
+    at = open_page("draw").run()
+    at.file_uploader[0].set_value([("seven.png", _png_of_digit(7), "image/png"),
+                                   ("broken.png", b"\x89PNG\r\n\x1a\nnot really", "image/png"),
+                                   ("one.png", _png_of_digit(1), "image/png")]).run()
+    assert not at.exception
+    assert [subheader.value for subheader in at.subheader] == ["seven.png", "broken.png", "one.png"]
+    (error,) = at.error
+    assert "broken.png" in error.value and "PNG or JPEG" in error.value
+    assert _prediction_labels(at) == ["Prediction", "Prediction"]  # the good files still work
+    assert all(0 <= int(metric.value) <= 9 for metric in at.metric if metric.label == "Prediction")
+
+
+def _render_prediction(probabilities: list[float] | None) -> None:
+    import numpy as np
+
+    from app_charts import show_prediction
+    from digit_core.predict import Prediction
+    from digit_core.preprocess import Preprocessed
+
+    if probabilities is None:
+        prepared = Preprocessed(None, False, "No digit found: the image is blank.")
+        show_prediction(Prediction(None, 0.0, np.zeros(10, np.float32), prepared), key="test")
+    else:
+        values = np.asarray(probabilities, np.float32)
+        steps = (("grey", np.zeros((50, 50), np.uint8)), ("centred 28×28", np.ones((28, 28), np.float32)))
+        prepared = Preprocessed(np.ones((28, 28), np.float32), True, "", steps)
+        show_prediction(Prediction(int(values.argmax()), float(values.max()), values, prepared), key="test")
+
+
+@pytest.mark.parametrize("top, low_confidence", [(0.91, False), (0.40, True)])
+def test_prediction_card(top: float, low_confidence: bool) -> None:
+    probabilities = [(1 - top) / 9] * 10
+    probabilities[3] = top
+    at = AppTest.from_function(_render_prediction, args=(probabilities,), default_timeout=30).run()
+    assert not at.exception
+    prediction = at.metric[0]
+    assert prediction.label == "Prediction" and prediction.value == "3"
+    assert at.metric[1].label == "Confidence" and at.metric[1].value == f"{top:.1%}"
+    assert bool(at.warning) == low_confidence
+    assert len(at.get("plotly_chart")) == 1
+    earlier_steps, model_input = at.get("image")  # the preprocessing steps, then the 28×28 itself
+    assert [image.caption for image in earlier_steps.proto.imgs] == ["grey"]
+    assert [image.caption for image in model_input.proto.imgs] == ["centred 28×28: what the model saw"]
+
+
+def test_prediction_card_without_a_digit_shows_no_prediction() -> None:
+    at = AppTest.from_function(_render_prediction, args=(None,), default_timeout=30).run()
+    assert not at.exception
+    assert not at.metric
+    assert "No digit found" in at.info[0].value

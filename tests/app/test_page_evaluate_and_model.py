@@ -1,0 +1,56 @@
+"""The Evaluate and Model pages on the tiny test model, and without any model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import app_state
+from digit_core import registry
+from digit_core.evaluate import evaluate
+from digit_core.predict import Predictor
+
+
+@pytest.mark.parametrize("page", ["evaluate", "model"])
+def test_without_any_model_the_page_says_how_to_get_one(open_page, no_models, page: str) -> None:
+    at = open_page(page).run()
+    assert not at.exception
+    assert "python -m digit_core train --preset best" in at.error[0].value
+
+
+def test_evaluate_shows_the_numbers_of_the_model(open_page, tiny_model: str, mnist) -> None:
+    at = open_page("evaluate").run()
+    assert not at.exception
+    expected = evaluate(Predictor.from_file(registry.resolve(tiny_model)).probabilities, mnist.x_test, mnist.y_test)
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Test accuracy"] == f"{expected.accuracy:.2%}"
+    assert metrics["Test loss"] == f"{expected.loss:.4f}"
+    assert metrics["Mistakes"] == f"{len(expected.misclassified):,} of 10,000"
+    assert metrics["USPS accuracy"].endswith("%")
+    report = at.dataframe[0].value
+    assert report["label"].tolist()[-2:] == ["macro avg", "weighted avg"] and len(report) == 12
+    assert len(at.get("plotly_chart")) == 1  # the confusion matrix
+
+
+def test_a_confusion_cell_shows_its_test_images(open_page, tiny_model: str, mnist) -> None:
+    at = open_page("evaluate").run()
+    at.selectbox(key=app_state.EVALUATE_TRUE).set_value(4)
+    at.selectbox(key=app_state.EVALUATE_PREDICTED).set_value(4).run()
+    assert not at.exception
+    count = int(np.sum(mnist.y_test == 4))
+    caption = next(text.value for text in at.caption if "test images are 4s read as 4" in text.value)
+    assert 0 < int(caption.split()[0]) <= count
+    gallery = at.get("image")[0]
+    assert len(gallery.proto.imgs) == 30  # the first 30 of that cell
+
+
+def test_model_page_explains_the_layers(open_page, tiny_model: str) -> None:
+    at = open_page("model").run()
+    assert not at.exception
+    assert at.title[0].value == "Inside a model"
+    how = at.dataframe[0].value["how"].tolist()
+    assert how[0] == "3×3×1×4 + 4 = 40" and "676×16 + 16 = 10,832" in how
+    assert len(at.get("plotly_chart")) == 2  # kernel and bias of the first layer
+    assert "4 filters of 3×3 pixels" in at.caption[-1].value
+    at.selectbox[1].set_value(at.selectbox[1].options[-1]).run()  # the output layer
+    assert not at.exception and len(at.get("plotly_chart")) == 2
