@@ -15,7 +15,7 @@ from digit_core.compare import FULL, QUICK, ComparisonFileError, StudyScale, con
 # Small enough that the real run below takes well under a minute on two busy cores.
 TEST_SCALE = StudyScale("test", train_size=800, validation_size=200, test_size=300, base_epochs=1,
                         epoch_settings=(1, 2), mlp_epoch_cap=1, cnn_epoch_cap=1,
-                        classical_sizes={name: 300 for name in compare.CLASSICAL_MODELS}, best_train_size=300,
+                        classical_sizes={name: 300 for name in compare.CLASSICAL_MODELS}, best_epoch_cap=1, best_train_size=300,
                         timing_images=50)
 ENTRY_KEYS = {"name", "family", "experiment", "setting", "optimizer", "test_accuracy", "test_loss", "params",
               "train_seconds", "predict_ms_per_image", "epochs", "batch_size", "train_size", "subset_reason",
@@ -71,6 +71,9 @@ def test_full_study_caps_slow_recipes_and_uses_a_shipped_best(tmp_path: Path) ->
     shipped = tmp_path / "default.keras"
     specs = {spec.name: spec for spec in compare.experiment_specs(FULL, shipped_best=shipped)}
     assert specs["best"].saved_model == str(shipped) and "not retrained" in specs["best"].note
+    trained_best = {spec.name: spec for spec in compare.experiment_specs(FULL)}["best"]
+    assert trained_best.saved_model is None and trained_best.train_size is None
+    assert trained_best.training.epochs == FULL.best_epoch_cap and "capped" in trained_best.note
     assert specs["cnn_32_64_64"].training.epochs == FULL.cnn_epoch_cap and "capped" in specs["cnn_32_64_64"].note
     assert specs["svm_rbf"].train_size == 10_000 and specs["svm_rbf"].subset_reason
     assert specs["knn"].train_size is None and not specs["knn"].subset_reason
