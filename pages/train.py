@@ -49,7 +49,7 @@ with st.expander("New run", expanded=not running):
     validation_split = columns[0].slider("Validation split", 0.05, 0.3, max(0.05, defaults.validation_split), 0.05)
     patience = columns[1].number_input("Early stopping patience (0: off)", 0, 20, defaults.early_stopping_patience)
     subset = columns[2].select_slider("Training images", SUBSETS, SUBSETS[-1])
-    augment = columns[3].checkbox("Augmentation (shifts, rotations, stroke width)", defaults.augment)
+    augment = columns[3].checkbox("Augmentation", defaults.augment, help="Random shifts, rotations, scaling and stroke width.")
     training = zoo.with_overrides(defaults, optimizer=optimizer, learning_rate=learning_rate or None,
                                   batch_size=batch_size, epochs=epochs, validation_split=validation_split,
                                   early_stopping_patience=int(patience), augment=augment)
@@ -90,19 +90,21 @@ st.subheader("Current run")
 st.fragment(live_panel, run_every=1.0 if running else None)()
 
 st.subheader("Past runs")
-past = {run.run_id: run for run in runs.list_runs(config.runs_dir())}
+# Runs still in progress (this server's, shown above, or a CLI run) are not past runs yet.
+past = {run.run_id: run for run in runs.list_runs(config.runs_dir()) if run.status != "running"}
 if not past:
     st.info("No finished runs yet.")
     st.stop()
 chosen = st.multiselect("Runs to compare", list(past), default=list(past)[:1], key=app_state.PAST_RUNS,
                         format_func=lambda run_id: f"{past[run_id].name} · {run_id} · {past[run_id].status}")
 histories = {f"{past[run_id].name} ({run_id[-6:]})": past[run_id].history for run_id in chosen}
-accuracy_column, loss_column = st.columns(2)
-accuracy_column.plotly_chart(figures.history_figure(histories, "accuracy"))
-loss_column.plotly_chart(figures.history_figure(histories, "loss"))
+if any(histories.values()):
+    accuracy_column, loss_column = st.columns(2)
+    accuracy_column.plotly_chart(figures.history_figure(histories, "accuracy"))
+    loss_column.plotly_chart(figures.history_figure(histories, "loss"))
 st.dataframe(figures.run_rows([past[run_id] for run_id in chosen]), hide_index=True)
 
-keepable = [run_id for run_id, run in past.items() if run.best_checkpoint.is_file() and run.status != "running"]
+keepable = [run_id for run_id, run in past.items() if run.best_checkpoint.is_file()]
 if keepable:
     run_column, id_column = st.columns(2)
     to_keep = run_column.selectbox("Run to keep", keepable, format_func=lambda run_id: f"{past[run_id].name} · {run_id}")

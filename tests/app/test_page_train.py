@@ -104,14 +104,14 @@ def test_a_busy_server_refuses_a_second_run_politely(open_page, app_dirs, stub_m
     assert "started by Bob is in progress" in at.error[0].value
 
 
-def _fake_run(runs_root: Path, model_file: Path) -> Path:
+def _fake_run(runs_root: Path, model_file: Path, status: str = "completed") -> Path:
     run_dir = runs.new_run_dir(runs_root, "tiny")
     atomic_write_json(run_dir / "config.json", {"name": "tiny", "created": runs.now_iso(),
                                                 "network": {"kind": "mlp", "hidden_units": [16]},
                                                 "training": {"optimizer": "adam", "batch_size": 64}})
     runs.write_history(run_dir, {"loss": [0.9, 0.5], "accuracy": [0.7, 0.85], "val_loss": [0.6, 0.4],
                                  "val_accuracy": [0.8, 0.88]})
-    runs.write_status(run_dir, "completed")
+    runs.write_status(run_dir, status)  # with this (live) process's pid, so "running" stays running
     atomic_write_json(run_dir / "metrics.json", {"test_accuracy": 0.87, "params": 12730, "train_seconds": 3.0})
     shutil.copyfile(model_file, run_dir / "best.keras")
     return run_dir
@@ -123,9 +123,13 @@ def test_past_runs_are_compared_and_one_made_active(open_page, tiny_model, app_d
     monkeypatch.setenv(config.MODELS_DIR_ENV, str(tmp_path / "models"))
     monkeypatch.setenv(config.RUNS_DIR_ENV, str(tmp_path / "runs"))
     run_dir = _fake_run(tmp_path / "runs", app_dirs["models"] / f"{tiny_model}.keras")
+    _fake_run(tmp_path / "runs", app_dirs["models"] / f"{tiny_model}.keras", status="running")
     at = open_page("train").run()
     assert not at.exception
-    assert at.multiselect(key=app_state.PAST_RUNS).value == [run_dir.name]
+    past_runs = at.multiselect(key=app_state.PAST_RUNS)
+    assert past_runs.options == [f"tiny · {run_dir.name} · completed"]  # the running one is not past yet
+    assert past_runs.value == [run_dir.name]
+    assert len(at.get("plotly_chart")) == 2  # its accuracy and loss curves
     runs_table = at.dataframe[1].value
     assert runs_table["test accuracy"].tolist() == [0.87] and runs_table["network"].tolist() == ["MLP 16"]
     model_id_input = next(box for box in at.text_input if box.label == "Save as model id")
