@@ -133,7 +133,7 @@ def history_figure(histories: Mapping[str, Mapping[str, Sequence[float]]], metri
 def value_histogram(values: np.ndarray, title: str, bins: int = 50) -> go.Figure:
     """A histogram binned in NumPy, so a million weights become 50 bars, not a million points."""
     values = np.asarray(values, dtype=np.float64).ravel()
-    counts, edges = np.histogram(values, bins=bins)
+    counts, edges = np.histogram(values, bins=min(bins, max(5, values.size // 2)))  # a bias of 4 gets 5 bins
     figure = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), marker_color=MUTED))
     figure.update_layout(title=title, xaxis_title="value", yaxis_title="count", bargap=0, height=280, **_LAYOUT)
     return figure

@@ -26,7 +26,7 @@ except (DataNotFoundError, registry.ModelLoadError) as error:
 columns = st.columns(4)
 columns[0].metric("Test accuracy", f"{evaluation.accuracy:.2%}")
 columns[1].metric("Test loss", f"{evaluation.loss:.4f}")
-columns[2].metric("Mistakes", f"{len(evaluation.misclassified):,} of {evaluation.n:,}")
+columns[2].metric(f"Mistakes (of {evaluation.n:,})", f"{len(evaluation.misclassified):,}")
 try:
     columns[3].metric("USPS accuracy", f"{app_state.evaluation(model_id, on='usps').accuracy:.2%}",
                       help="Accuracy on the 2,007 USPS test digits, other writers scanned another way.")

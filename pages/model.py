@@ -37,6 +37,6 @@ filters = first_layer_filters(model)
 if filters is None:
     st.info("The first layer with weights does not look at the image directly, so it has no filters to show.")
 else:
-    scale = max(2, 48 // filters.shape[1])  # 3×3 filters are drawn large, 28×28 templates smaller
+    scale = max(2, 96 // filters.shape[1])  # 3×3 filters are drawn large, 28×28 templates smaller
     st.image(figures.tile_images(filters, columns=min(16, len(filters)), scale=scale))
     st.caption(f"{len(filters)} filters of {filters.shape[1]}×{filters.shape[2]} pixels; light is a positive weight.")

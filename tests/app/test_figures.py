@@ -71,6 +71,8 @@ def test_value_histogram_counts_every_value() -> None:
     values = np.random.default_rng(1).normal(size=(30, 40))
     (bars,) = figures.value_histogram(values, "kernel", bins=20).data
     assert len(bars.y) == 20 and sum(bars.y) == values.size
+    (few,) = figures.value_histogram(np.array([0.1, 0.2, 0.3, 0.4]), "bias").data
+    assert len(few.y) == 5 and sum(few.y) == 4  # a handful of values gets a handful of bins
 
 
 def test_tile_images_lays_out_and_frames_images() -> None:

@@ -25,7 +25,7 @@ def test_evaluate_shows_the_numbers_of_the_model(open_page, tiny_model: str, mni
     metrics = {metric.label: metric.value for metric in at.metric}
     assert metrics["Test accuracy"] == f"{expected.accuracy:.2%}"
     assert metrics["Test loss"] == f"{expected.loss:.4f}"
-    assert metrics["Mistakes"] == f"{len(expected.misclassified):,} of 10,000"
+    assert metrics["Mistakes (of 10,000)"] == f"{len(expected.misclassified):,}"
     assert metrics["USPS accuracy"].endswith("%")
     report = at.dataframe[0].value
     assert report["label"].tolist()[-2:] == ["macro avg", "weighted avg"] and len(report) == 12
