@@ -106,6 +106,13 @@ def confusion_figure(confusion: np.ndarray, title: str = "Confusion matrix (clic
     return figure
 
 
+def most_confused(confusion: np.ndarray) -> tuple[int, int]:
+    """(true, predicted) of the largest off-diagonal cell: the model's most frequent mistake."""
+    mistakes = np.where(np.eye(len(confusion), dtype=bool), -1, np.asarray(confusion))
+    true_label, predicted = np.unravel_index(int(np.argmax(mistakes)), mistakes.shape)
+    return int(true_label), int(predicted)
+
+
 def selected_cell(points: Sequence[Mapping[str, Any]]) -> tuple[int, int] | None:
     """(true, predicted) of the confusion cell clicked, from a plotly selection's points."""
     for point in points:

@@ -43,10 +43,10 @@ clicked = figures.selected_cell(event.selection.points) if event else None
 if clicked is not None and clicked != st.session_state.get(app_state.EVALUATE_CLICKED):
     st.session_state[app_state.EVALUATE_CLICKED] = clicked
     st.session_state[app_state.EVALUATE_TRUE], st.session_state[app_state.EVALUATE_PREDICTED] = clicked
-worst = np.unravel_index(np.argmax(evaluation.confusion - np.diag(np.diag(evaluation.confusion))), (10, 10))
+worst_true, worst_predicted = figures.most_confused(evaluation.confusion)  # shown until a cell is clicked
 true_column, predicted_column = st.columns(2)
-true_digit = true_column.selectbox("True digit", range(10), index=int(worst[0]), key=app_state.EVALUATE_TRUE)
-predicted_digit = predicted_column.selectbox("Predicted digit", range(10), index=int(worst[1]),
+true_digit = true_column.selectbox("True digit", range(10), index=worst_true, key=app_state.EVALUATE_TRUE)
+predicted_digit = predicted_column.selectbox("Predicted digit", range(10), index=worst_predicted,
                                              key=app_state.EVALUATE_PREDICTED)
 cell = np.flatnonzero((test.y_test == true_digit) & (evaluation.predictions == predicted_digit))
 if len(cell):
@@ -58,8 +58,11 @@ else:
 
 st.subheader("Most confident mistakes")
 wrong = evaluation.misclassified[:GALLERY_SIZE]
-digit_images(test.x_test[wrong], [f"{test.y_test[i]} read as {evaluation.predictions[i]} "
-                                  f"({evaluation.confidences[i]:.0%})" for i in wrong])
+if len(wrong):
+    digit_images(test.x_test[wrong], [f"{test.y_test[i]} read as {evaluation.predictions[i]} "
+                                      f"({evaluation.confidences[i]:.0%})" for i in wrong])
+else:
+    st.success("No mistakes on the test set.")
 
 st.subheader("Predictions grid")
 start = st.number_input("First test image", 0, evaluation.n - 100, 0, step=100)

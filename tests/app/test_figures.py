@@ -50,6 +50,12 @@ def test_confusion_figure_shows_counts_and_a_clickable_point_per_cell() -> None:
     assert figures.selected_cell([]) is None
 
 
+def test_most_confused_is_the_largest_mistake_not_the_diagonal() -> None:
+    confusion = np.diag(np.full(10, 900))
+    confusion[4, 9], confusion[7, 1] = 40, 12
+    assert figures.most_confused(confusion) == (4, 9)
+
+
 def test_history_figure_draws_train_and_validation_per_run() -> None:
     histories = {"a": {"accuracy": [0.5, 0.7], "val_accuracy": [0.6, 0.65]}, "b": {"accuracy": [0.4]}}
     figure = figures.history_figure(histories, "accuracy")
