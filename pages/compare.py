@@ -35,7 +35,9 @@ if any(entry.get("mode") not in (None, "full") for entry in results):
 summary = conclusions(results)
 
 st.subheader("Leaderboard")
-st.dataframe(figures.leaderboard_rows(results), hide_index=True)
+whole_numbers = {column: st.column_config.NumberColumn(format="%d")
+                 for column in ("parameters", "epochs", "batch", "train images")}
+st.dataframe(figures.leaderboard_rows(results), hide_index=True, column_config=whole_numbers)
 
 left, right = st.columns(2)
 left.plotly_chart(figures.accuracy_scatter(results, "params"))
