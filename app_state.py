@@ -141,11 +141,6 @@ def evaluation(model_id: str, on: str = "mnist") -> Evaluation:
     return _evaluation_for_file(str(path), path.stat().st_mtime, on)
 
 
-def keras_model(model_id: str):
-    """The registry model itself, for inspecting its layers and weights (the predictor's, not a copy)."""
-    return predictor(model_id).model
-
-
 @st.cache_data(show_spinner="Building the network…", max_entries=32)
 def layer_rows(network_json: str) -> list[dict]:
     """The layer table of a network config given as JSON (so the cache can key on it)."""

@@ -3,21 +3,18 @@
 import streamlit as st
 
 import app_state
-from app_charts import pick_model
-from digit_core import figures, registry
+from app_charts import load_predictor, pick_model
+from digit_core import figures
 from digit_core.inspect_model import first_layer_filters, layer_table, weight_arrays
 
 app_state.use_app_navigation()
 st.title("Inside a model")
 st.caption("Its layers, how each parameter count comes about, the spread of its weights and the filters it learned.")
 model_id = pick_model()
-if model_id is None:
+predictor = load_predictor(model_id) if model_id else None
+if predictor is None:
     st.stop()
-try:
-    model = app_state.keras_model(model_id)
-except registry.ModelLoadError as error:
-    st.error(f"{error} {app_state.NO_MODEL_HELP}")
-    st.stop()
+model = predictor.model  # the cached predictor's Keras model, not a second copy
 
 st.subheader("Layers")
 rows = layer_table(model)
