@@ -33,7 +33,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
-from digit_core.estimators import NUM_CLASSES, DigitClassifier, ValidationData, check_images, check_labels
+from digit_core.data import scale_255
+from digit_core.estimators import DigitClassifier, ValidationData, check_images, check_labels
+from digit_core.zoo import NUM_CLASSES
 
 PCA_COMPONENTS = 50
 
@@ -70,8 +72,8 @@ CLASSICAL_NAMES = tuple(CLASSICAL_BUILDERS)
 def flatten_images(images: np.ndarray) -> np.ndarray:
     """Images (N, 28, 28), uint8 or float in [0, 1], to features (N, 784) float32 in [0, 1]."""
     images = check_images(images)
-    features = images.reshape(len(images), -1).astype(np.float32)
-    return features / 255.0 if images.dtype == np.uint8 else features
+    features = images.reshape(len(images), -1)
+    return scale_255(features) if images.dtype == np.uint8 else features.astype(np.float32)
 
 
 class ClassicalClassifier(DigitClassifier):
@@ -85,8 +87,7 @@ class ClassicalClassifier(DigitClassifier):
     def fit(self, X: np.ndarray, y: np.ndarray, validation_data: ValidationData = None) -> "ClassicalClassifier":
         """Fit on images (N, 28, 28) and labels (N,). ``validation_data`` is accepted for the shared
         interface and unused: these models have no epochs to monitor."""
-        if self.kind not in CLASSICAL_BUILDERS:
-            raise ValueError(f"Unknown classical model {self.kind!r}; choose one of {', '.join(CLASSICAL_NAMES)}.")
+        _check_name(self.kind)
         features = flatten_images(X)
         labels = check_labels(y, len(features))
         pipeline = Pipeline(CLASSICAL_BUILDERS[self.kind](self.seed, self.n_jobs))
@@ -112,9 +113,13 @@ class ClassicalClassifier(DigitClassifier):
 
 def make_classical(name: str, seed: int = 0, n_jobs: int = 1) -> ClassicalClassifier:
     """The baseline called ``name`` (see ``CLASSICAL_NAMES``), seeded; a ValueError for unknown names."""
+    _check_name(name)
+    return ClassicalClassifier(kind=name, seed=seed, n_jobs=n_jobs)
+
+
+def _check_name(name: str) -> None:
     if name not in CLASSICAL_BUILDERS:
         raise ValueError(f"Unknown classical model {name!r}; choose one of {', '.join(CLASSICAL_NAMES)}.")
-    return ClassicalClassifier(kind=name, seed=seed, n_jobs=n_jobs)
 
 
 def count_parameters(pipeline: Pipeline) -> int:

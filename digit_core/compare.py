@@ -48,8 +48,6 @@ VALIDATION_FRACTION = 0.1
 NOTEBOOK_MODELS = ("slp", "mlp_128_128", "mlp_300_100", "mlp_64_64", "mlp_128_dropout", "mlp_512_dropout",
                    "cnn_32_64", "cnn_32_64_64", "best")
 CLASSICAL_MODELS = ("logistic_regression", "svm_rbf", "random_forest", "knn")
-REQUIRED_KEYS = ("name", "experiment", "setting", "family", "optimizer", "test_accuracy", "test_loss", "params",
-                 "train_seconds", "predict_ms_per_image", "epochs", "batch_size", "train_size", "history")
 
 # The fixed base of the one-change-at-a-time experiments: MLP 128-128, ReLU, Adam, batch 128.
 BASE_NETWORK = zoo.MLPConfig(hidden_units=(128, 128))
@@ -362,7 +360,7 @@ class ComparisonFileError(ValueError):
     """The comparison results file exists but is not a list of result entries."""
 
 
-LOAD_KEYS = ("name", "experiment", "family", "test_accuracy")
+TEXT_KEYS = ("name", "experiment", "family")  # what the page needs of every entry, with test_accuracy
 
 
 def load_comparison(path: str | Path | None = None) -> list[dict[str, Any]]:
@@ -381,12 +379,12 @@ def load_comparison(path: str | Path | None = None) -> list[dict[str, Any]]:
     if not isinstance(payload, list) or not all(isinstance(entry, dict) for entry in payload):
         raise ComparisonFileError(f"{path} is not a list of result entries.")
     for index, entry in enumerate(payload):
-        missing = [key for key in LOAD_KEYS if key not in entry]
+        missing = [key for key in (*TEXT_KEYS, "test_accuracy") if key not in entry]
         if missing:
             raise ComparisonFileError(f"{path}: entry {index} lacks {', '.join(missing)}.")
         accuracy = entry["test_accuracy"]
-        if not all(isinstance(entry[key], str) for key in LOAD_KEYS[:3]) or not (
-                accuracy is None or (isinstance(accuracy, (int, float)) and 0 <= accuracy <= 1)):
+        accuracy_ok = accuracy is None or (isinstance(accuracy, (int, float)) and 0 <= accuracy <= 1)
+        if not accuracy_ok or not all(isinstance(entry[key], str) for key in TEXT_KEYS):
             raise ComparisonFileError(f"{path}: entry {index} needs text name, experiment and family and a "
                                       "test_accuracy between 0 and 1 (or null).")
     return payload

@@ -24,11 +24,6 @@ LEADERBOARD_COLUMNS = {
 AXIS_TITLES = {"params": "parameters (log scale)", "train_seconds": "training time, seconds (log scale)"}
 
 
-def experiments(results: Results) -> list[str]:
-    """Experiment names in the order they first appear."""
-    return list(dict.fromkeys(entry["experiment"] for entry in results))
-
-
 def leaderboard_rows(results: Results) -> list[dict[str, Any]]:
     """One row per entry, most accurate first, accuracy in percent."""
     rows = []

@@ -22,9 +22,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from digit_core import zoo
+from digit_core.zoo import NUM_CLASSES
 
 ValidationData = tuple[np.ndarray, np.ndarray] | None
-NUM_CLASSES = 10
 
 
 def check_images(images: np.ndarray) -> np.ndarray:
