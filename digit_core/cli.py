@@ -82,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = commands.add_parser("compare", help="the model-comparison study", formatter_class=defaults)
     compare.add_argument("--quick", action="store_true", help="a few seconds per model on a subset")
-    compare.add_argument("--out", type=Path, default=None, help="default: results/comparison.json")
+    compare.add_argument("--out", type=Path, default=None,
+                         help="default: results/comparison.json (with --quick: results/comparison-quick.json)")
+    compare.add_argument("--resume", action="store_true",
+                         help="keep the finished entries of an interrupted run (OUT's .partial.json)")
     compare.add_argument("--data-dir", type=Path, default=None)
     compare.set_defaults(handler=_cmd_compare)
     return parser
@@ -173,7 +176,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from digit_core import compare
 
-    out = args.out or config.results_dir() / "comparison.json"
-    results = compare.run_comparison(quick=args.quick, out=out, data_dir=args.data_dir)
+    # A quick run never overwrites the full study's results, which the Compare page shows.
+    default_name = "comparison-quick.json" if args.quick else "comparison.json"
+    out = args.out or config.results_dir() / default_name
+    results = compare.run_comparison(quick=args.quick, out=out, data_dir=args.data_dir, resume=args.resume)
     print(f"Wrote {len(results)} results to {out}")
     return EXIT_OK

@@ -226,7 +226,7 @@ def study_data(scale: StudyScale, data_dir: Path | None, seed: int) -> StudyData
 
 def run_comparison(quick: bool = False, out: Path | None = None, data_dir: Path | None = None, *,
                    only: Sequence[str] | None = None, seed: int = 0, models_dir: Path | None = None,
-                   scale: StudyScale | None = None,
+                   scale: StudyScale | None = None, resume: bool = False,
                    on_result: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Run the study and write its results to ``out`` atomically.
 
@@ -234,24 +234,33 @@ def run_comparison(quick: bool = False, out: Path | None = None, data_dir: Path 
     a smaller one); ``on_result`` is called with each entry as soon as it is measured.
 
     After every model the results so far are written to ``<out>.partial.json``, so a long run that is
-    killed still shows how far it got; the partial file is removed once ``out`` is written.
+    killed still shows how far it got; the partial file is removed once ``out`` is written. With
+    ``resume`` the entries of that partial file whose description (model, settings, data sizes, seed,
+    source) is unchanged are kept instead of measured again.
     """
     scale = scale or (QUICK if quick else FULL)
     specs = _select(experiment_specs(scale, seed, shipped_best=_shipped_best(scale, models_dir)), only)
     data = study_data(scale, data_dir, seed)
     out = Path(out) if out is not None else config.results_dir() / "comparison.json"
     partial = out.with_name(f"{out.stem}.partial.json")
+    finished = _finished_entries(partial) if resume else []
     results: list[dict[str, Any]] = []
     # Run key -> (name of the entry that ran it, its measurements): identical configurations run once.
     done: dict[tuple, tuple[str, dict[str, Any]]] = {}
     for spec in specs:
-        if spec.run_key() in done:
+        described = _describe(spec, scale, seed)
+        earlier = _same_description(finished, described)
+        if earlier is not None:
+            measured = {key: value for key, value in earlier.items() if key not in described}
+            same_run_as = measured.pop("same_run_as", None)
+            done.setdefault(spec.run_key(), (spec.name, measured))
+        elif spec.run_key() in done:
             first_name, measured = done[spec.run_key()]
             same_run_as: str | None = first_name
         else:
             measured, same_run_as = measure(spec, data, scale, seed), None
             done[spec.run_key()] = (spec.name, measured)
-        entry = {**_describe(spec, scale, seed), **measured, "same_run_as": same_run_as}
+        entry = {**described, **measured, "same_run_as": same_run_as}
         results.append(entry)
         atomic_write_json(partial, results)
         if on_result is not None:
@@ -259,6 +268,20 @@ def run_comparison(quick: bool = False, out: Path | None = None, data_dir: Path 
     atomic_write_json(out, results)
     partial.unlink(missing_ok=True)
     return results
+
+
+def _finished_entries(partial: Path) -> list[dict[str, Any]]:
+    """The entries of an interrupted run's partial file."""
+    if not partial.is_file():
+        raise FileNotFoundError(f"Nothing to resume: {partial} does not exist.")
+    return load_comparison(partial)
+
+
+def _same_description(entries: list[dict[str, Any]], described: dict[str, Any]) -> dict[str, Any] | None:
+    """The entry measured for exactly this description (model, settings, sizes, seed, source), if any."""
+    wanted = _json_ready(described)
+    return next((entry for entry in entries if all(entry.get(key) == value for key, value in wanted.items())),
+                None)
 
 
 def _shipped_best(scale: StudyScale, models_dir: Path | None) -> Path | None:

@@ -130,6 +130,42 @@ def test_identical_configurations_are_measured_once_and_partial_results_survive(
     assert not out.exists()
 
 
+def test_resume_keeps_finished_entries_and_measures_only_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mnist) -> None:
+    calls: list[str] = []
+    killed = {"yes": True}
+
+    def fake_measure(spec, data, scale, seed):
+        calls.append(spec.name)
+        if killed["yes"] and spec.name == "depth: 3 hidden layers":
+            raise RuntimeError("killed")
+        return {"test_accuracy": 0.5 + len(calls) / 100, "params": len(calls)}
+
+    monkeypatch.setattr(compare, "measure", fake_measure)
+    out = tmp_path / "comparison.json"
+    with pytest.raises(RuntimeError):
+        compare.run_comparison(out=out, only=["dropout", "depth"], scale=TEST_SCALE)
+    first = {entry["name"]: entry for entry in json.loads((tmp_path / "comparison.partial.json").read_text())}
+    killed["yes"], calls[:] = False, []
+    results = compare.run_comparison(out=out, only=["dropout", "depth"], scale=TEST_SCALE, resume=True)
+    assert calls == ["depth: 3 hidden layers"]
+    by_name = {entry["name"]: entry for entry in results}
+    for name, entry in first.items():
+        assert by_name[name] == entry
+    assert by_name["depth: 2 hidden layers"]["same_run_as"] == "dropout: no dropout"
+    assert json.loads(out.read_text()) == results and not (tmp_path / "comparison.partial.json").exists()
+    # A changed setting (here the seed) is measured again rather than taken from the old run.
+    (tmp_path / "comparison.partial.json").write_text(out.read_text())
+    calls[:] = []
+    compare.run_comparison(out=out, only=["dropout"], scale=TEST_SCALE, resume=True, seed=7)
+    assert calls == ["dropout: no dropout", "dropout: dropout 0.3"]
+
+
+def test_resume_without_a_partial_file_is_a_clear_error(tmp_path: Path, mnist) -> None:
+    with pytest.raises(FileNotFoundError, match="Nothing to resume"):
+        compare.run_comparison(out=tmp_path / "c.json", only=["dropout"], scale=TEST_SCALE, resume=True)
+
+
 def test_unknown_experiments_are_a_clear_error() -> None:
     with pytest.raises(ValueError, match="Unknown experiment.*choose from notebook models"):
         compare.run_comparison(quick=True, out=Path("unused.json"), only=["dropuot"])
@@ -138,14 +174,18 @@ def test_unknown_experiments_are_a_clear_error() -> None:
 def test_the_cli_prints_how_many_results_it_wrote(tmp_path: Path, monkeypatch, capsys) -> None:
     received = {}
 
-    def fake_run(quick, out, data_dir):
-        received.update(quick=quick, out=out)
+    def fake_run(quick, out, data_dir, resume):
+        received.update(quick=quick, out=out, resume=resume)
         return [{"name": "a"}, {"name": "b"}]
 
     monkeypatch.setattr(compare, "run_comparison", fake_run)
     assert cli.main(["compare", "--quick", "--out", str(tmp_path / "c.json")]) == 0
-    assert received == {"quick": True, "out": tmp_path / "c.json"}
+    assert received == {"quick": True, "out": tmp_path / "c.json", "resume": False}
     assert f"Wrote 2 results to {tmp_path / 'c.json'}" in capsys.readouterr().out
+    # Without --out, a quick run writes beside the full study's results, never over them.
+    monkeypatch.setenv("DIGIT_RESULTS_DIR", str(tmp_path))
+    assert cli.main(["compare", "--quick", "--resume"]) == 0
+    assert received == {"quick": True, "out": tmp_path / "comparison-quick.json", "resume": True}
 
 
 def _entry(experiment: str, setting: str, accuracy: float | None) -> dict:
