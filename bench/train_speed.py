@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import model_argument  # noqa: F401  (sets up the import path)
+import common  # noqa: F401  (puts the project on the import path, quiets TensorFlow)
 
 
 def train_and_test(preset: str, seed: int, epochs: int | None) -> tuple[float, float, int]:

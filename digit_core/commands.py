@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from digit_core import config, registry, runs, zoo
-from digit_core.atomic import atomic_write_json
 
 
 def resolve_model_path(model: str | Path | None) -> Path:
@@ -128,9 +127,7 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
                      out: Path | None = None, resume_run: str | None = None, tensorboard: bool = False,
                      progress: bool = True) -> dict[str, Any]:
     """Train in a new (or resumed) run directory, evaluate on MNIST test, optionally save to ``out``."""
-    from digit_core.evaluate import evaluate
-    from digit_core.predict import Predictor
-    from digit_core.train import train
+    from digit_core.train import record_test_metrics, train
 
     if out is not None and out.suffix != ".keras":
         raise ValueError(f"--out must end in .keras, got {out}.")
@@ -146,10 +143,9 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
     result = train(network, training, x_train, y_train, x_val, y_val, run_dir=run_dir, name=name,
                    on_epoch_end=on_epoch_end, on_batch_end=on_batch_end, resume=bool(resume_run),
                    tensorboard=tensorboard)
-    evaluation = evaluate(Predictor(result.model, training.normalization).probabilities, x_test, y_test)
-    metrics = {**evaluation.summary(), "params": int(result.model.count_params()),
-               "train_seconds": round(result.seconds, 2)}
-    atomic_write_json(run_dir / "metrics.json", metrics)
+    # The run's best checkpoint is what the registry serves, so it is what gets measured and saved.
+    model, metrics = record_test_metrics(run_dir, result.model, training.normalization, result.seconds,
+                                         x_test, y_test)
     summary = {"run_id": run_dir.name, "status": result.status, "epochs": len(result.history.get("loss", [])),
                **metrics}
     if out is not None:
@@ -158,6 +154,6 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
                         "training", {}), "test_accuracy": metrics["test_accuracy"],
                     "test_loss": metrics["test_loss"], "train_seconds": metrics["train_seconds"],
                     "extra_usps": extra_usps, "from_run": run_dir.name}
-        registry.save(result.model, out.stem, metadata, models_dir=out.parent)
+        registry.save(model, out.stem, metadata, models_dir=out.parent)
         summary["saved"] = str(out)
     return summary

@@ -18,7 +18,6 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from digit_core import config, registry, runs, zoo
-from digit_core.atomic import atomic_write_json
 
 # Job statuses, in the order a run goes through them; the last three are final.
 ACTIVE_STATUSES = ("loading data", "training", "evaluating")
@@ -130,7 +129,7 @@ class TrainingJob:
 
     def _train_and_evaluate(self) -> None:
         from digit_core.commands import training_images
-        from digit_core.train import train
+        from digit_core.train import record_test_metrics, train
 
         request = self.request
         x_train, y_train, x_val, y_val, x_test, y_test = training_images(
@@ -141,23 +140,9 @@ class TrainingJob:
                        name=request.name, on_epoch_end=self._on_epoch_end, on_batch_end=self._on_batch_end,
                        should_stop=self._stop.is_set)
         self._update(status="evaluating")
-        metrics = record_test_metrics(run_dir, result.model, request.training.normalization, result.seconds,
+        _, metrics = record_test_metrics(run_dir, result.model, request.training.normalization, result.seconds,
                                       x_test, y_test)
         self._update(status=result.status, metrics=MappingProxyType(metrics))
-
-
-def record_test_metrics(run_dir: Path, trained_model: Any, normalization: str, seconds: float,
-                        x_test: Any, y_test: Any) -> dict[str, Any]:
-    """Evaluate the run's best checkpoint (the model the registry serves) and write ``metrics.json``."""
-    from digit_core.evaluate import evaluate
-    from digit_core.predict import Predictor
-
-    best = run_dir / "best.keras"
-    model = registry.load_keras_model(best) if best.is_file() else trained_model
-    evaluation = evaluate(Predictor(model, normalization).probabilities, x_test, y_test)
-    metrics = {**evaluation.summary(), "params": int(model.count_params()), "train_seconds": round(seconds, 2)}
-    atomic_write_json(run_dir / "metrics.json", metrics)
-    return metrics
 
 
 class TrainingManager:

@@ -144,3 +144,21 @@ def _run_config(name: str, network: zoo.NetworkConfig, training: zoo.TrainConfig
     return {"name": name, "created": existing.get("created", runs.now_iso()),
             "network": zoo.network_to_dict(network), "training": dataclasses.asdict(training),
             "train_size": int(len(x_train)), "validation_size": int(0 if x_val is None else len(x_val))}
+
+
+def record_test_metrics(run_dir: Path, trained_model: Any, normalization: str, seconds: float,
+                        x_test: np.ndarray, y_test: np.ndarray) -> tuple[Any, dict[str, Any]]:
+    """Evaluate the run's best checkpoint (the model the registry serves) and write ``metrics.json``.
+
+    Returns that model and its metrics; ``trained_model`` stands in when there is no checkpoint.
+    """
+    from digit_core.evaluate import evaluate
+    from digit_core.predict import Predictor
+    from digit_core.registry import load_keras_model
+
+    best = run_dir / "best.keras"
+    model = load_keras_model(best) if best.is_file() else trained_model
+    evaluation = evaluate(Predictor(model, normalization).probabilities, x_test, y_test)
+    metrics = {**evaluation.summary(), "params": int(model.count_params()), "train_seconds": round(seconds, 2)}
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    return model, metrics
