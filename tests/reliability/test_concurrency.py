@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from digit_core import registry
 from digit_core.synthetic import digit_styles, render_strokes

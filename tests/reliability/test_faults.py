@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -184,7 +184,7 @@ def test_saving_into_a_path_whose_parent_is_a_file_is_a_clear_error(saved: dict,
 
 
 @pytest.fixture
-def small_tmpfs(tmp_path: Path) -> Iterator[callable]:
+def small_tmpfs(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
     """``mount(size_bytes)`` → a directory on a RAM disk of that size (skipped where mounting is refused)."""
     mounted: list[Path] = []
 
