@@ -1,0 +1,185 @@
+"""A small page object for Digit Studio in a real browser: open and navigate, wait, draw, read.
+
+Every wait is on the page's state: Streamlit marks its root element with ``data-test-script-state``
+("running" while a script run is in progress, "notRunning" when it is done), so "the app has finished
+answering" is a condition to wait for, not a number of seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+# The first run of a page may import TensorFlow and load a model on a busy 2-core machine.
+PAGE_TIMEOUT_MS = 180_000
+# How long a fresh canvas may take to switch to drawing mode after it appears.
+CANVAS_READY_TIMEOUT_S = 30
+# Screenshots: the tallest picture taken, and how long to wait for the charts on it to be drawn.
+MAX_SCREENSHOT_HEIGHT = 8000
+CHARTS_TIMEOUT_MS = 10_000
+
+_SCRIPT_IDLE = "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
+# Sets window.__e2eRunFinished once the next script run has started and finished. Installed just before
+# an action that triggers a run (a widget change, a mouse-up on the canvas), so it cannot see an older run.
+_WATCH_NEXT_RUN = """() => {
+    window.__e2eRunFinished = false;
+    const app = document.querySelector('[data-testid="stApp"]');
+    let started = false;
+    const observer = new MutationObserver(() => {
+        const state = app.dataset.testScriptState;
+        if (state !== 'notRunning') {
+            started = true;
+        } else if (started) {
+            observer.disconnect();
+            window.__e2eRunFinished = true;
+        }
+    });
+    observer.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+_RUN_FINISHED = "() => window.__e2eRunFinished === true"
+_CHARTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .every(chart => chart.querySelector('.main-svg') !== null)"""
+
+
+class AppDriver:
+    """One browser tab on the app, with the few actions and readings the tests need."""
+
+    def __init__(self, page: Page, base_url: str, artifacts_dir: Path) -> None:
+        self.page = page
+        self.base_url = base_url
+        self.artifacts_dir = artifacts_dir
+
+    # Navigation and waiting.
+
+    @property
+    def main(self) -> Locator:
+        """The page's main area (the header's own "Stop" button and the sidebar are outside it)."""
+        return self.page.get_by_test_id("stMain")
+
+    def title(self) -> Locator:
+        return self.main.get_by_role("heading", level=1)
+
+    def open(self, url_path: str = "") -> None:
+        """Load a page by its URL (a new Streamlit session) and wait until its script has run."""
+        self.page.goto(f"{self.base_url}/{url_path}")
+        expect(self.title()).to_be_visible()
+        self.wait_until_idle()
+
+    def navigate(self, label: str) -> None:
+        """Click a page in the sidebar navigation (same session) and wait until it has run."""
+        previous_title = self.title().inner_text()
+        self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=label, exact=True).click()
+        expect(self.title()).not_to_have_text(previous_title)
+        self.wait_until_idle()
+
+    def wait_until_idle(self, timeout_ms: float = PAGE_TIMEOUT_MS) -> None:
+        """Wait until no script run is in progress."""
+        self.page.wait_for_function(_SCRIPT_IDLE, timeout=timeout_ms)
+
+    @contextmanager
+    def expect_rerun(self, timeout_ms: float = PAGE_TIMEOUT_MS) -> Iterator[None]:
+        """Around an action that reruns the script (a widget change): wait until that run has finished.
+
+        Waiting for "idle" right after the action could see the moment before the run starts.
+        """
+        self.page.evaluate(_WATCH_NEXT_RUN)
+        yield
+        self.page.wait_for_function(_RUN_FINISHED, timeout=timeout_ms)
+
+    def navigation_labels(self) -> list[str]:
+        """The page names in the sidebar navigation, in order (without their icons)."""
+        links = self.page.get_by_test_id("stSidebarNav").get_by_test_id("stSidebarNavLink")
+        return [label.strip() for label in links.get_by_test_id("stMarkdownContainer").all_inner_texts()]
+
+    # Readings.
+
+    def exceptions(self) -> Locator:
+        """Tracebacks shown by Streamlit: a page must never show one."""
+        return self.page.get_by_test_id("stException")
+
+    def error_alerts(self, within: Locator | None = None) -> Locator:
+        """``st.error`` boxes (info, success and warning boxes are other test ids)."""
+        return (within or self.main).get_by_test_id("stAlertContentError")
+
+    def metric(self, label: str, within: Locator | None = None) -> Locator:
+        """The visible ``st.metric`` whose label is exactly ``label`` (hidden tabs are left out)."""
+        exact_label = self.page.get_by_test_id("stMetricLabel").filter(
+            has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+        return (within or self.main).get_by_test_id("stMetric").filter(visible=True).filter(has=exact_label)
+
+    def prediction(self, within: Locator | None = None) -> Locator:
+        """The value of the visible "Prediction" metric: the digit the model read."""
+        return self.metric("Prediction", within).get_by_test_id("stMetricValue")
+
+    # The drawing canvas.
+
+    def canvas(self) -> Locator:
+        """The canvas that takes the pen (fabric.js draws on its 'upper' canvas)."""
+        return self.main.locator("canvas.upper-canvas").filter(visible=True)
+
+    def wait_until_canvas_draws(self) -> None:
+        """Hover the pen over the canvas until it shows the drawing cursor.
+
+        A fresh canvas appears before it is ready: it first loads its (empty) initial drawing, and a
+        stroke drawn before that is wiped. Once ready, fabric.js shows a crosshair on hover.
+        """
+        canvas = self.canvas()
+        expect(canvas).to_be_visible()
+        box = canvas.bounding_box()
+        deadline = time.monotonic() + CANVAS_READY_TIMEOUT_S
+        wiggle = 0
+        while canvas.evaluate("element => element.style.cursor") != "crosshair":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"The canvas did not switch to drawing mode in {CANVAS_READY_TIMEOUT_S} s.")
+            wiggle = 1 - wiggle
+            self.page.mouse.move(box["x"] + 4 + wiggle, box["y"] + 4)
+            self.page.wait_for_timeout(50)  # a hover, then look again
+
+    def draw(self, strokes: list[np.ndarray]) -> None:
+        """Draw strokes given in canvas pixels, (n, 2) arrays of (x, y), with the mouse.
+
+        After each stroke, wait until the app has read the drawing (its run after the mouse-up has
+        finished), as a person lifting the pen would see the reading update.
+        """
+        self.wait_until_canvas_draws()
+        box = self.canvas().bounding_box()
+        for stroke in strokes:
+            points = stroke + (box["x"], box["y"])
+            self.page.mouse.move(float(points[0][0]), float(points[0][1]))
+            self.page.mouse.down()
+            for x, y in points[1:]:
+                self.page.mouse.move(float(x), float(y), steps=1)
+            with self.expect_rerun():
+                self.page.mouse.up()
+
+    # Artefacts.
+
+    def screenshot(self, name: str, whole_page: bool = False) -> Path:
+        """Save the window (or the whole page) as ``<artifacts>/<name>.png`` for a person to look at.
+
+        Streamlit scrolls inside its main area, so a "full page" screenshot would stop at the window's
+        bottom: for the whole page the window is made as tall as the content, then put back.
+        """
+        path = self.artifacts_dir / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        viewport = self.page.viewport_size
+        if whole_page:
+            content_height = self.page.evaluate(
+                "() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 0")
+            height = min(max(viewport["height"], content_height), MAX_SCREENSHOT_HEIGHT)
+            self.page.set_viewport_size({"width": viewport["width"], "height": height})
+        try:
+            self.page.wait_for_function(_CHARTS_DRAWN, timeout=CHARTS_TIMEOUT_MS)
+        except PlaywrightTimeoutError:
+            pass  # a picture with a blank chart is still worth having
+        self.page.screenshot(path=path)
+        if whole_page:
+            self.page.set_viewport_size(viewport)
+        return path
