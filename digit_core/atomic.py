@@ -33,6 +33,8 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], None], suffix: s
     tmp_path = Path(tmp_name)
     try:
         write(tmp_path)
+        # mkstemp makes the file private (0600); saved models and runs are ordinary readable files.
+        os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
     except BaseException as error:
         tmp_path.unlink(missing_ok=True)
