@@ -133,7 +133,7 @@ def _notebook_specs(scale: StudyScale, seed: int, shipped_best: Path | None) -> 
         common = {"experiment": "notebook models", "name": name, "setting": name, "family": entry.family,
                   "description": entry.description}
         if name == "best" and shipped_best is not None:
-            specs.append(ModelSpec(**common, saved_model=str(shipped_best),
+            specs.append(ModelSpec(**common, saved_model=_display_path(shipped_best),
                                    note=f"The shipped {shipped_best.name}, evaluated, not retrained: training the "
                                         "best recipe from scratch does not fit the study's time budget."))
             continue
@@ -197,7 +197,8 @@ def build_estimator(spec: ModelSpec, seed: int):
     if spec.classical is not None:
         return make_classical(spec.classical, seed=seed)
     if spec.saved_model is not None:
-        return SavedKerasClassifier(spec.saved_model, name=spec.name)
+        # A path inside the project is stored relative to it (see _display_path).
+        return SavedKerasClassifier(config.PROJECT_ROOT / spec.saved_model, name=spec.name)
     return KerasClassifier(spec.network, spec.training, name=spec.name)
 
 
@@ -282,6 +283,14 @@ def _same_description(entries: list[dict[str, Any]], described: dict[str, Any]) 
     wanted = _json_ready(described)
     return next((entry for entry in entries if all(entry.get(key) == value for key, value in wanted.items())),
                 None)
+
+
+def _display_path(path: Path) -> str:
+    """``path`` relative to the project when it lies inside it, so results name no machine's folders."""
+    try:
+        return str(path.resolve().relative_to(config.PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _shipped_best(scale: StudyScale, models_dir: Path | None) -> Path | None:
