@@ -7,6 +7,7 @@ the predictor, the CLI and the app never depend on the shipped model unless they
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,27 @@ def shipped_model_path() -> Path:
     """The shipped default model; its absence is a failure, since the app depends on it."""
     assert SHIPPED_MODEL.is_file(), f"The shipped model {SHIPPED_MODEL} is missing."
     return SHIPPED_MODEL
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """Debian's headless Chromium, one for the whole test session (never a browser playwright downloads).
+
+    One, because Playwright's sync API runs one instance per thread: a second ``sync_playwright()``
+    while the first is open fails. Skipped without Chromium, failed instead when REQUIRE_BROWSER=1.
+    """
+    from tests.app_server import CHROMIUM, CHROMIUM_ARGS, browser_unavailable_reason
+
+    reason = browser_unavailable_reason()
+    if reason and os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"REQUIRE_BROWSER=1 but the browser tests cannot run: {reason}", pytrace=False)
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -14,18 +14,14 @@ import importlib.util
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.app_server import browser_unavailable_reason, running_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -35,10 +31,7 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_MODEL = PROJECT_ROOT / "models" / "default.keras"
 ARTIFACTS_DIR = PROJECT_ROOT / "artifacts" / "e2e"
-CHROMIUM = Path("/usr/bin/chromium")
 PLAYWRIGHT_INSTALLED = importlib.util.find_spec("playwright") is not None
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SERVER_START_S = 120
 VIEWPORT = {"width": 1400, "height": 1000}
 # Without the shipped model: a CNN good enough to read drawn 0, 1, 4 and 7, in about a minute on a CPU.
@@ -50,17 +43,6 @@ def _browser_required() -> bool:
     return os.environ.get("REQUIRE_BROWSER") == "1"
 
 
-def _browser_missing() -> str:
-    """Why the browser tests cannot run here, or "" when they can."""
-    if not CHROMIUM.is_file():
-        return (f"Chromium not found at {CHROMIUM}; install Debian's chromium or set REQUIRE_BROWSER=1 to make "
-                "this a failure")
-    if not PLAYWRIGHT_INSTALLED:
-        return ("Python playwright is not installed; pip install -r requirements-dev.txt, or set REQUIRE_BROWSER=1 "
-                "to make this a failure")
-    return ""
-
-
 if not PLAYWRIGHT_INSTALLED and not _browser_required():
     # The test modules import playwright, so they cannot even be collected: leave them out and say why
     # at the end of the run (pytest_terminal_summary). With REQUIRE_BROWSER=1 the import error fails the run.
@@ -69,13 +51,13 @@ if not PLAYWRIGHT_INSTALLED and not _browser_required():
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not PLAYWRIGHT_INSTALLED and not _browser_required():
-        terminalreporter.write_line(f"tests/e2e not run: {_browser_missing()}", yellow=True)
+        terminalreporter.write_line(f"tests/e2e not run: {browser_unavailable_reason()}", yellow=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def require_browser() -> None:
     """Skip the browser tests without Chromium, or fail them when REQUIRE_BROWSER=1 says it must be there."""
-    reason = _browser_missing()
+    reason = browser_unavailable_reason()
     if reason and _browser_required():
         pytest.fail(f"REQUIRE_BROWSER=1 but the browser tests cannot run: {reason}", pytrace=False)
     if reason:
@@ -127,69 +109,16 @@ class AppServer:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"The app server exited with code {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass  # not listening yet
-        time.sleep(0.25)
-    pytest.fail(f"The app server did not answer {url}/_stcore/health in {SERVER_START_S} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory: pytest.TempPathFactory, e2e_models_dir: Path,
                artifacts_dir: Path) -> Iterator[AppServer]:
     """``streamlit run app.py`` on a free loopback port for the whole session; always stopped."""
     runs_dir = tmp_path_factory.mktemp("e2e-runs")
     log = artifacts_dir / "server.log"
-    port = _free_port()
-    env = {**os.environ, "DIGIT_MODELS_DIR": str(e2e_models_dir), "DIGIT_RUNS_DIR": str(runs_dir),
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
-    with log.open("w") as output:
-        # Its own process group, so stopping it stops anything it started too.
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(url, process, log)
+    with running_app(e2e_models_dir, runs_dir, log, SERVER_START_S) as url:
         yield AppServer(url=url, runs_dir=runs_dir, log=log)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
     # An exception the pages caught still shows in the browser; one they did not is logged here.
     assert "Traceback" not in log.read_text(), f"The app server logged an exception; see {log}"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium, once per session (never a browser downloaded by playwright)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

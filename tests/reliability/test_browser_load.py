@@ -7,14 +7,9 @@ error each; XSRF protection is on. The server is started once for the module and
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,14 +20,12 @@ from pathlib import Path
 import pytest
 
 from digit_core.synthetic import digit_styles, stroke_points_on_canvas
+from tests.app_server import running_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 PlaywrightTimeout = playwright_api.TimeoutError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 APP_FILES = ("app.py", "app_state.py", "pages/draw.py", "pages/train.py", "digit_core/jobs.py")
 SERVER_START_S = 120
 PAGE_TIMEOUT_MS = 180_000  # a page's first run imports TensorFlow on a machine that is also training
@@ -51,26 +44,6 @@ class Server:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_S
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the server exited: {log.read_text()[-3000:]}"
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"the server did not start in {SERVER_START_S} s: {log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, tiny_models_dir: Path) -> Iterator[Server]:
     """``streamlit run app.py`` on a free loopback port, with the tiny model and empty runs."""
@@ -81,27 +54,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_models_dir: Path) -> I
     shutil.copytree(tiny_models_dir, root / "models")
     (root / "runs").mkdir()
     log = root / "server.log"
-    port = _free_port()
-    env = {**os.environ, "DIGIT_MODELS_DIR": str(root / "models"), "DIGIT_RUNS_DIR": str(root / "runs"),
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-    with log.open("w") as output:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(url, process, log)
+    with running_app(root / "models", root / "runs", log, SERVER_START_S) as url:
         yield Server(url=url, runs_dir=root / "runs", log=log)
-    finally:
-        # The whole process group: the server and anything it started.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
     ours = [block for block in log.read_text().split("Traceback (most recent call last):")[1:]
             if _mentions_project_code(block)]
     assert not ours, "the app raised:\n" + "\n".join(ours)
@@ -111,21 +65,6 @@ def _mentions_project_code(traceback: str) -> bool:
     """True when a traceback passes through the project's own files (not only Streamlit's or Starlette's)."""
     return any(str(PROJECT_ROOT) in line and "/.venv/" not in line for line in traceback.splitlines()
                if line.strip().startswith("File "))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    """One headless Debian Chromium for the module (never a downloaded one)."""
-    if not CHROMIUM.is_file():
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(f"{CHROMIUM} is missing and REQUIRE_BROWSER is set")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _open(browser, url: str):
