@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,15 @@ CHROMIUM = Path("/usr/bin/chromium")
 # Debian's Chromium, headless, with nothing that tries to reach the (closed) network.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@dataclass(frozen=True)
+class AppServer:
+    """A running app: its address, the runs directory it writes to, and its log file."""
+
+    url: str
+    runs_dir: Path
+    log: Path
 
 
 def free_port() -> int:
@@ -48,8 +58,9 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout_
 
 
 @contextmanager
-def running_app(models_dir: Path, runs_dir: Path, log: Path, start_timeout_s: float = 120) -> Iterator[str]:
-    """Start the app with these models and runs, yield its URL once healthy, and always stop it."""
+def running_app(models_dir: Path, runs_dir: Path, log: Path,
+                start_timeout_s: float = 120) -> Iterator[AppServer]:
+    """Start the app with these models and runs, yield it once healthy, and always stop it."""
     port = free_port()
     env = {**os.environ, "DIGIT_MODELS_DIR": str(models_dir), "DIGIT_RUNS_DIR": str(runs_dir),
            "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -63,7 +74,7 @@ def running_app(models_dir: Path, runs_dir: Path, log: Path, start_timeout_s: fl
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_until_healthy(url, process, log, start_timeout_s)
-        yield url
+        yield AppServer(url=url, runs_dir=runs_dir, log=log)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

@@ -15,13 +15,12 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.app_server import browser_unavailable_reason, running_app
+from tests.app_server import AppServer, browser_unavailable_reason, running_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -102,21 +101,14 @@ def e2e_models_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fix
     return models_dir
 
 
-@dataclass(frozen=True)
-class AppServer:
-    url: str
-    runs_dir: Path
-    log: Path
-
-
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory: pytest.TempPathFactory, e2e_models_dir: Path,
                artifacts_dir: Path) -> Iterator[AppServer]:
     """``streamlit run app.py`` on a free loopback port for the whole session; always stopped."""
     runs_dir = tmp_path_factory.mktemp("e2e-runs")
     log = artifacts_dir / "server.log"
-    with running_app(e2e_models_dir, runs_dir, log, SERVER_START_S) as url:
-        yield AppServer(url=url, runs_dir=runs_dir, log=log)
+    with running_app(e2e_models_dir, runs_dir, log, SERVER_START_S) as server:
+        yield server
     # An exception the pages caught still shows in the browser; one they did not is logged here.
     assert "Traceback" not in log.read_text(), f"The app server logged an exception; see {log}"
 

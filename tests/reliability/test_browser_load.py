@@ -14,13 +14,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from digit_core.synthetic import digit_styles, stroke_points_on_canvas
-from tests.app_server import running_app
+from tests.app_server import AppServer as Server, running_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 PlaywrightTimeout = playwright_api.TimeoutError
@@ -37,13 +36,6 @@ DRAW, TRAIN = "/", "/train"
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
-@dataclass(frozen=True)
-class Server:
-    url: str
-    runs_dir: Path
-    log: Path
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, tiny_models_dir: Path) -> Iterator[Server]:
     """``streamlit run app.py`` on a free loopback port, with the tiny model and empty runs."""
@@ -54,8 +46,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_models_dir: Path) -> I
     shutil.copytree(tiny_models_dir, root / "models")
     (root / "runs").mkdir()
     log = root / "server.log"
-    with running_app(root / "models", root / "runs", log, SERVER_START_S) as url:
-        yield Server(url=url, runs_dir=root / "runs", log=log)
+    with running_app(root / "models", root / "runs", log, SERVER_START_S) as running:
+        yield running
     ours = [block for block in log.read_text().split("Traceback (most recent call last):")[1:]
             if _mentions_project_code(block)]
     assert not ours, "the app raised:\n" + "\n".join(ours)
