@@ -134,12 +134,21 @@ def load(model_id: str, models_dir: Path | None = None, runs_dir: Path | None = 
 
 def read_metadata(model_id: str, models_dir: Path | None = None, runs_dir: Path | None = None) -> dict:
     """The metadata stored beside a model ({} when there is none)."""
-    path = resolve(model_id, models_dir, runs_dir)
-    if model_id.startswith(RUN_PREFIX):
+    return metadata_beside(resolve(model_id, models_dir, runs_dir))
+
+
+def metadata_beside(path: Path) -> dict[str, Any]:
+    """The metadata of the model file ``path``: its ``.json`` sidecar, else its run's config and metrics.
+
+    Returns {} when there is neither; raises ValueError for a sidecar that is not valid JSON.
+    """
+    sidecar = path.with_suffix(".json")
+    if sidecar.is_file():
+        return read_json(sidecar)
+    if (path.parent / "config.json").is_file():
         run = runs.read_run(path.parent)
         return {**run.config, **run.metrics}
-    sidecar = path.with_suffix(".json")
-    return read_json(sidecar) if sidecar.exists() else {}
+    return {}
 
 
 def save(model: Any, model_id: str, metadata: dict[str, Any], models_dir: Path | None = None) -> Path:

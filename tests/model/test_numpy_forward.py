@@ -1,0 +1,82 @@
+"""The NumPy forward pass computes what Keras computes, for every zoo network and for ensembles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digit_core import zoo
+from digit_core.numpy_forward import compile_forward
+
+
+def _randomise_batch_norm(model, rng: np.random.Generator) -> None:
+    """Give every batch norm non-trivial statistics, so folding it into the layer before is exercised."""
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            channels = layer.moving_mean.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, channels), rng.normal(0, 0.3, channels),
+                               rng.normal(0, 0.5, channels), rng.uniform(0.2, 2.0, channels)])
+
+
+def _images(mnist, count: int = 12) -> np.ndarray:
+    return (mnist.x_test[:count].astype(np.float32) / 255.0)[..., np.newaxis]  # (count, 28, 28, 1)
+
+
+@pytest.mark.parametrize("network", [
+    zoo.get_entry("slp").network,
+    zoo.get_entry("mlp_512_dropout").network,
+    zoo.MLPConfig((32, 16), activation="tanh"),
+    zoo.MLPConfig((32,), activation="sigmoid"),
+    zoo.MLPConfig((32,), activation="elu"),
+    zoo.get_entry("cnn_32_64").network,
+    zoo.get_entry("cnn_32_64_64").network,
+    zoo.get_entry("fast").network,
+    zoo.get_entry("best").network,
+    zoo.CNNConfig(blocks=((8, 8), (16,)), pool_after=(True, False), dense_units=(), padding="same",
+                  batch_norm=True, global_pool=True),
+], ids=lambda network: type(network).__name__)
+def test_forward_matches_keras(network, mnist) -> None:
+    model = zoo.build_network(network)
+    _randomise_batch_norm(model, np.random.default_rng(1))
+    forward = compile_forward(model)
+    assert forward is not None
+    images = _images(mnist)
+    expected = np.asarray(model(images, training=False))
+    got = forward(images)
+    assert got.shape == (12, 10) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
+def test_unsupported_layer_gives_none(mnist) -> None:
+    # GELU is not translated; the caller must fall back to TensorFlow, not get a wrong answer.
+    model = zoo.build_network(zoo.MLPConfig((16,), activation="gelu"))
+    assert compile_forward(model) is None
+
+
+def test_predictor_small_and_large_batches_agree(mnist) -> None:
+    from digit_core.predict import SMALL_BATCH, Predictor
+
+    model = zoo.build_network(zoo.get_entry("fast").network)
+    _randomise_batch_norm(model, np.random.default_rng(2))
+    predictor = Predictor(model)
+    images = mnist.x_test[:SMALL_BATCH + 4]  # uint8, as the app's callers pass them
+    batched = predictor.probabilities(images)  # more than SMALL_BATCH: TensorFlow
+    one_by_one = np.concatenate([predictor.probabilities(image) for image in images])  # NumPy
+    np.testing.assert_allclose(one_by_one, batched, atol=2e-5)
+
+
+def test_ensemble_averages_members(mnist) -> None:
+    from digit_core.ensemble import average_models
+
+    rng = np.random.default_rng(3)
+    members = [zoo.build_network(zoo.get_entry(name).network, name="same_name") for name in ("fast", "tiny")]
+    for member in members:
+        _randomise_batch_norm(member, rng)
+    ensemble = average_models(members)
+    images = _images(mnist)
+    expected = np.mean([np.asarray(member(images, training=False)) for member in members], axis=0)
+    np.testing.assert_allclose(np.asarray(ensemble(images, training=False)), expected, atol=1e-6)
+    forward = compile_forward(ensemble)
+    assert forward is not None
+    np.testing.assert_allclose(forward(images), expected, atol=2e-5)
