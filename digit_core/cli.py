@@ -1,4 +1,4 @@
-"""Command line: ``python -m digit_core train|evaluate|predict|models|compare``.
+"""Command line: ``python -m digit_core train|evaluate|predict|models|ensemble|compare``.
 
 Every command is a thin layer over the core; ``--help`` on each shows its defaults.
 """
@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
     models.set_defaults(handler=_cmd_models)
 
+    ensemble = commands.add_parser("ensemble", help="average trained models into one model",
+                                   formatter_class=defaults)
+    ensemble.add_argument("members", nargs="+", metavar="MODEL", help="two or more .keras paths or registry ids")
+    ensemble.add_argument("--out", type=Path, required=True, help="save the ensemble as PATH.keras (+ .json)")
+    ensemble.add_argument("--name", default="ensemble", help="model name in the registry")
+    ensemble.add_argument("--data-dir", type=Path, default=None, help="MNIST directory, to measure it")
+    ensemble.set_defaults(handler=_cmd_ensemble)
+
     compare = commands.add_parser("compare", help="the model-comparison study", formatter_class=defaults)
     compare.add_argument("--quick", action="store_true", help="a few seconds per model on a subset")
     compare.add_argument("--out", type=Path, default=None,
@@ -122,6 +130,14 @@ def _configs_from_args(args: argparse.Namespace) -> tuple[zoo.NetworkConfig, zoo
         epochs=args.epochs, validation_split=args.validation_split, early_stopping_patience=args.patience,
         augment=args.augment, seed=args.seed)
     return network, training
+
+
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    from digit_core import commands
+
+    summary = commands.ensemble_and_record(args.members, out=args.out, name=args.name, data_dir=args.data_dir)
+    print(json.dumps(summary, indent=2))
+    return EXIT_OK
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:

@@ -157,3 +157,28 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
         registry.save(model, out.stem, metadata, models_dir=out.parent)
         summary["saved"] = str(out)
     return summary
+
+
+def ensemble_and_record(members: list[str], *, out: Path, name: str,
+                        data_dir: Path | None = None) -> dict[str, Any]:
+    """Average saved models into one, measure it on MNIST test, and save it to ``out`` (+ .json)."""
+    from digit_core import data
+    from digit_core.ensemble import build_ensemble
+    from digit_core.evaluate import evaluate
+    from digit_core.predict import Predictor
+
+    if out.suffix != ".keras":
+        raise ValueError(f"--out must end in .keras, got {out}.")
+    if len(members) < 2:
+        raise ValueError(f"An ensemble needs at least two models, got {len(members)}.")
+    paths = [resolve_model_path(member) for member in members]
+    if out.resolve() in {path.resolve() for path in paths}:
+        raise ValueError(f"--out {out} is one of the members; save the ensemble under another name.")
+    mnist = data.load_mnist(data_dir)  # before the slow part: a missing data set fails fast
+    model, metadata = build_ensemble(paths, name)
+    predictor = Predictor(model, metadata["training"]["normalization"])
+    result = evaluate(predictor.probabilities, mnist.x_test, mnist.y_test)
+    metadata.update(test_accuracy=result.accuracy, test_loss=result.loss)
+    registry.save(model, out.stem, metadata, models_dir=out.parent)
+    return {"saved": str(out), "members": [str(path) for path in paths], "test_accuracy": result.accuracy,
+            "test_loss": result.loss, "train_seconds": metadata["train_seconds"], "params": int(model.count_params())}

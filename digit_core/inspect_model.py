@@ -36,16 +36,31 @@ def parameter_formula(layer: Any) -> str:
     return " + ".join("×".join(map(str, shape)) for shape in weights.values()) + f" = {total}"
 
 
+def leaf_layers(model: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(name, layer) for every layer, with the layers of nested models (an ensemble's members) in place.
+
+    A nested layer's name is prefixed by its model's, as in ``member_0/conv2d``.
+    """
+    leaves = []
+    for layer in model.layers:
+        if hasattr(layer, "layers"):  # a model inside the model
+            leaves += leaf_layers(layer, prefix=f"{prefix}{layer.name}/")
+        else:
+            leaves.append((prefix + layer.name, layer))
+    return leaves
+
+
 def layer_table(model: Any) -> list[dict[str, Any]]:
     """One row per layer: name, type, output shape, parameters and how they are counted."""
-    return [{"layer": layer.name, "type": type(layer).__name__, "output shape": _shape_text(layer),
-             "params": int(layer.count_params()), "how": parameter_formula(layer)} for layer in model.layers]
+    return [{"layer": name, "type": type(layer).__name__, "output shape": _shape_text(layer),
+             "params": int(layer.count_params()), "how": parameter_formula(layer)}
+            for name, layer in leaf_layers(model)]
 
 
 def weight_arrays(model: Any) -> list[tuple[str, str, np.ndarray]]:
     """(layer name, weight name such as ``kernel`` or ``bias``, values) for every weight of the model."""
-    return [(layer.name, weight.name, np.asarray(weight.numpy()))
-            for layer in model.layers for weight in layer.weights]
+    return [(name, weight.name, np.asarray(weight.numpy()))
+            for name, layer in leaf_layers(model) for weight in layer.weights]
 
 
 def first_layer_filters(model: Any) -> np.ndarray | None:
@@ -54,7 +69,7 @@ def first_layer_filters(model: Any) -> np.ndarray | None:
     A Conv2D kernel (h, w, 1, n) gives n small filters; a Dense layer right after flattening the
     28×28 input, a kernel (784, n), gives n full-size 28×28 templates.
     """
-    for layer in model.layers:
+    for _, layer in leaf_layers(model):  # an ensemble shows its first member's filters
         weights = {weight.name: weight for weight in layer.weights}
         if "kernel" not in weights:
             continue

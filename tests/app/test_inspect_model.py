@@ -31,3 +31,21 @@ def test_mlp_weights_and_templates() -> None:
     assert [(layer, name, values.shape) for layer, name, values in weights][:2] == [
         (rows[1]["layer"], "kernel", (784, 32)), (rows[1]["layer"], "bias", (32,))]
     assert inspect_model.first_layer_filters(model).shape == (32, 28, 28)
+
+
+def test_ensemble_lists_each_members_layers() -> None:
+    from digit_core.ensemble import average_models
+
+    members = [zoo.build_network(zoo.get_entry("tiny").network) for _ in range(2)]
+    model = average_models(members)
+    rows = inspect_model.layer_table(model)
+    names = [row["layer"] for row in rows]
+    assert sum(name.startswith("member_0/") for name in names) == 5
+    assert sum(name.startswith("member_1/") for name in names) == 5
+    assert rows[-1]["type"] == "Average" and rows[-1]["how"] == "no parameters"
+    assert sum(row["params"] for row in rows) == model.count_params() == 2 * members[0].count_params()
+    weight_layers = {layer for layer, _, _ in inspect_model.weight_arrays(model)}
+    # Each member's convolution and two dense layers, each under its member's name.
+    assert len(weight_layers) == 6
+    assert sorted(layer.split("/")[0] for layer in weight_layers) == ["member_0"] * 3 + ["member_1"] * 3
+    assert inspect_model.first_layer_filters(model).shape == (4, 3, 3)
