@@ -80,3 +80,13 @@ def test_ensemble_averages_members(mnist) -> None:
     forward = compile_forward(ensemble)
     assert forward is not None
     np.testing.assert_allclose(forward(images), expected, atol=2e-5)
+
+
+def test_a_translation_that_disagrees_with_keras_is_refused(monkeypatch) -> None:
+    from digit_core import numpy_forward
+
+    # A wrong flattening order (channels first) must be caught by the check against Keras on load.
+    wrong_flatten = lambda layer: [lambda x: x.transpose(0, 3, 1, 2).reshape(len(x), -1)]  # noqa: E731
+    monkeypatch.setitem(numpy_forward._TRANSLATORS, "Flatten", wrong_flatten)
+    model = zoo.build_network(zoo.get_entry("cnn_32_64").network)
+    assert compile_forward(model) is None
