@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 DIGITS = list(range(10))
 RIGHT_COLOR, WRONG_COLOR = (46, 160, 67), (218, 54, 51)  # green and red frames
-ACCENT, MUTED = "#e45756", "#4c78a8"
+MUTED = "#4c78a8"
 _LAYOUT = dict(margin=dict(l=40, r=20, t=50, b=40), template="plotly_white")
 
 
@@ -72,16 +72,6 @@ def ink_figure(ink_mean: Sequence[float], ink_std: Sequence[float], title: str =
                               text=[f"{value:.0f}" for value in ink_mean], textposition="inside", insidetextanchor="start",
                               marker_color=MUTED))
     figure.update_layout(title=title, yaxis_title="inked pixels per image", **_LAYOUT)
-    return _digit_axis(figure)
-
-
-def probability_bars(probabilities: Sequence[float], title: str = "Probabilities") -> go.Figure:
-    """Ten bars, the predicted (most probable) digit highlighted, percentages written on them."""
-    values = np.asarray(probabilities, dtype=float)
-    predicted = int(values.argmax()) if values.any() else -1
-    figure = go.Figure(go.Bar(x=DIGITS, y=values, text=[f"{p:.0%}" for p in values], textposition="outside",
-                              marker_color=[ACCENT if d == predicted else MUTED for d in DIGITS]))
-    figure.update_layout(title=title, yaxis=dict(range=[0, 1.12], tickformat=".0%"), height=300, **_LAYOUT)
     return _digit_axis(figure)
 
 

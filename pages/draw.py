@@ -5,17 +5,14 @@ import streamlit as st
 import app_state
 from app_charts import load_predictor, pick_model, show_prediction
 from digit_core.imageio import ImageDecodeError, decode_image
+from digit_core.predict import Predictor
 
 CANVAS_SIDE = 280
 
-app_state.use_app_navigation()
-st.title("Draw a digit")
-st.caption("Draw one digit 0–9 with the mouse or a finger; the model reads it each time you lift the pen.")
-model_id = pick_model()
-predictor = load_predictor(model_id) if model_id else None
 
-draw_tab, upload_tab = st.tabs(["Draw", "Upload"])
-with draw_tab:
+@st.fragment
+def drawing_panel(model: Predictor | None) -> None:
+    """The canvas and the model's reading of it. A stroke reruns only this panel, not the whole page."""
     canvas_column, result_column = st.columns([1, 1.4], gap="large")
     with canvas_column:
         from streamlit_drawable_canvas import st_canvas  # only importable inside a running app
@@ -29,12 +26,23 @@ with draw_tab:
         st.button("Clear", on_click=lambda: st.session_state.update({app_state.CANVAS_VERSION: version + 1}))
     with result_column:
         strokes = (canvas.json_data or {}).get("objects") or []
-        if predictor is None:
+        if model is None:
             st.info("Pick a usable model above to read your drawing.")
         elif not strokes or canvas.image_data is None:
             st.info("The canvas is empty: draw a digit on it.")
         else:
-            show_prediction(predictor.predict_image(canvas.image_data, keep_steps=True), key="canvas")
+            show_prediction(model.predict_image(canvas.image_data, keep_steps=True), key="canvas")
+
+
+app_state.use_app_navigation()
+st.title("Draw a digit")
+st.caption("Draw one digit 0–9 with the mouse or a finger; the model reads it each time you lift the pen.")
+model_id = pick_model()
+predictor = load_predictor(model_id) if model_id else None
+
+draw_tab, upload_tab = st.tabs(["Draw", "Upload"])
+with draw_tab:
+    drawing_panel(predictor)
 
 with upload_tab:
     uploads = st.file_uploader("Photos or scans of digits (PNG or JPEG, one digit each)",

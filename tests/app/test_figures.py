@@ -20,16 +20,6 @@ def test_label_counts_has_one_trace_per_split_with_the_counts() -> None:
     assert list(figure.data[1].text) == [str(count) for count in test]
 
 
-def test_probability_bars_highlight_the_predicted_digit() -> None:
-    probabilities = np.full(10, 0.02)
-    probabilities[7] = 0.82
-    (bars,) = figures.probability_bars(probabilities).data
-    assert len(bars.y) == 10 and bars.y[7] == pytest.approx(0.82)
-    assert bars.marker.color[7] == figures.ACCENT
-    assert set(bars.marker.color[:7] + bars.marker.color[8:]) == {figures.MUTED}
-    assert bars.text[7] == "82%"
-
-
 def test_pixel_heatmap_writes_each_value_in_its_cell() -> None:
     image = np.arange(28 * 28).reshape(28, 28).astype(np.uint8)
     (heatmap,) = figures.pixel_heatmap(image).data

@@ -82,7 +82,10 @@ def test_prediction_card(top: float, low_confidence: bool) -> None:
     assert prediction.label == "Prediction" and prediction.value == "3"
     assert at.metric[1].label == "Confidence" and at.metric[1].value == f"{top:.1%}"
     assert bool(at.warning) == low_confidence
-    assert len(at.get("plotly_chart")) == 1
+    bars = at.get("progress")
+    assert [bar.proto.text for bar in bars] == [
+        f"**3: {top:.1%}**" if digit == 3 else f"{digit}: {(1 - top) / 9:.1%}" for digit in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)]
+    assert [bar.proto.value for bar in bars] == [int(100 * p) for p in probabilities]  # whole percent
     earlier_steps, model_input = at.get("image")  # the preprocessing steps, then the 28×28 itself
     assert [image.caption for image in earlier_steps.proto.imgs] == ["grey"]
     assert [image.caption for image in model_input.proto.imgs] == ["centred 28×28: what the model saw"]

@@ -1,0 +1,87 @@
+"""Mouse-up to prediction on screen in the Draw page, in a real browser (Debian's Chromium).
+
+    python bench/draw_latency.py [--model PATH] [--drawings 30]
+
+Starts the app (``streamlit run app.py`` on a free port) with one model, the shipped
+``models/default.keras`` unless ``--model`` names another ``.keras`` file, opens the Draw page in one
+headless Chromium tab and, for each drawing, clears the canvas, draws a one-stroke digit with the
+mouse and times the last mouse-up until the "Prediction" metric is on screen. Prints every reading,
+then the median and p95 (the first drawing, which warms the page up, is left out of both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from common import percentile
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "default.keras")
+    parser.add_argument("--drawings", type=int, default=30)
+    args = parser.parse_args()
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from digit_core.synthetic import digit_styles, stroke_points_on_canvas
+    from tests.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
+    from tests.e2e.driver import AppDriver
+
+    # One-stroke styles only, so the metric appears exactly on the timed mouse-up: (digit, style index).
+    one_stroke = [(digit, style) for digit in range(10)
+                  for style, strokes in enumerate(digit_styles(digit)) if len(strokes) == 1]
+    workdir = Path(tempfile.mkdtemp(prefix="draw-latency-"))
+    models_dir, runs_dir = workdir / "models", workdir / "runs"
+    models_dir.mkdir()
+    runs_dir.mkdir()
+    shutil.copyfile(args.model, models_dir / "default.keras")
+    if args.model.with_suffix(".json").is_file():
+        shutil.copyfile(args.model.with_suffix(".json"), models_dir / "default.json")
+
+    timings_ms, read = [], []
+    with running_app(models_dir, runs_dir, workdir / "app.log") as app, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        driver = AppDriver(page, app.url, workdir)
+        driver.open("")
+        clear = driver.main.get_by_role("button", name="Clear", exact=True)
+        for index in range(args.drawings):
+            digit, style = one_stroke[index % len(one_stroke)]
+            clear.click()
+            expect(driver.metric("Prediction")).to_have_count(0)
+            driver.wait_until_idle()
+            driver.wait_until_canvas_draws()
+            box = driver.canvas().bounding_box()
+            (stroke,) = stroke_points_on_canvas(digit_styles(digit)[style], 280, scale=0.7)
+            points = stroke + (box["x"], box["y"])
+            page.mouse.move(float(points[0][0]), float(points[0][1]))
+            page.mouse.down()
+            for x, y in points[1:]:
+                page.mouse.move(float(x), float(y), steps=1)
+            started = time.perf_counter()
+            page.mouse.up()
+            driver.prediction().wait_for(state="visible", timeout=60_000)
+            timings_ms.append((time.perf_counter() - started) * 1000)
+            read.append((digit, driver.prediction().inner_text()))
+            driver.wait_until_idle()
+            print(f"drawing {index + 1}: {timings_ms[-1]:.0f} ms", flush=True)
+        browser.close()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    for (digit, shown), timing in zip(read, timings_ms):
+        print(f"drew {digit}, read {shown}: {timing:7.1f} ms")
+    warm = timings_ms[1:] or timings_ms
+    print(f"mouse-up → Prediction on screen, {len(warm)} drawings after the first: "
+          f"median {statistics.median(warm):.0f} ms, p95 {percentile(warm, 95):.0f} ms, first {timings_ms[0]:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
