@@ -133,9 +133,10 @@ def _notebook_specs(scale: StudyScale, seed: int, shipped_best: Path | None) -> 
         common = {"experiment": "notebook models", "name": name, "setting": name, "family": entry.family,
                   "description": entry.description}
         if name == "best" and shipped_best is not None:
+            architecture = _saved_architecture(shipped_best)
             specs.append(ModelSpec(**common, saved_model=_display_path(shipped_best),
-                                   note=f"The shipped {shipped_best.name}, evaluated, not retrained: training the "
-                                        "best recipe from scratch does not fit the study's time budget."))
+                                   note=f"The shipped {shipped_best.name}{architecture}, evaluated, not retrained: "
+                                        "training the best recipe from scratch does not fit the study's time budget."))
             continue
         if name == "best":
             cap = scale.best_epoch_cap
@@ -155,6 +156,17 @@ def _notebook_specs(scale: StudyScale, seed: int, shipped_best: Path | None) -> 
         specs.append(ModelSpec(**common, network=entry.network, training=training, train_size=train_size,
                                subset_reason=reason, note=note))
     return specs
+
+
+def _saved_architecture(path: Path) -> str:
+    """`` (ensemble of 3 × CNN …)`` from a saved model's metadata, or "" when it names none."""
+    from digit_core.registry import metadata_beside
+
+    try:
+        architecture = metadata_beside(path).get("architecture", "")
+    except (OSError, ValueError):
+        return ""
+    return f" ({architecture})" if architecture else ""
 
 
 def _base_experiment_specs(scale: StudyScale, seed: int) -> list[ModelSpec]:

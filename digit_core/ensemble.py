@@ -40,7 +40,8 @@ def build_ensemble(member_paths: list[Path], name: str) -> tuple[Any, dict[str, 
     """Load the members (safe mode) and average them; returns the model and its metadata."""
     members = [registry.load_keras_model(path) for path in member_paths]
     summaries = [member_summary(path, registry.metadata_beside(path)) for path in member_paths]
-    normalizations = {summary.get("training", {}).get("normalization", "scale") for summary in summaries}
+    trainings = [summary.get("training", {}) for summary in summaries]
+    normalizations = {training.get("normalization", "scale") for training in trainings}
     if len(normalizations) != 1:
         raise ValueError("The members were trained with different input normalisations "
                          f"({', '.join(sorted(normalizations))}); an ensemble needs them all the same.")
@@ -49,7 +50,9 @@ def build_ensemble(member_paths: list[Path], name: str) -> tuple[Any, dict[str, 
     metadata = {
         "name": name,
         "architecture": f"ensemble of {len(members)} × {' + '.join(architectures)}",
-        "training": {"normalization": normalizations.pop()},
+        # The members' recipe when they share one (it says how they were trained), else what they share.
+        "training": trainings[0] if all(training == trainings[0] for training in trainings)
+        else {"normalization": normalizations.pop()},
         "members": summaries,
         # The ensemble's training time is its members' training time together.
         "train_seconds": round(sum(summary.get("train_seconds", 0.0) for summary in summaries), 2),

@@ -69,8 +69,10 @@ def test_each_experiment_changes_one_thing_from_the_base() -> None:
 
 def test_full_study_caps_slow_recipes_and_uses_a_shipped_best(tmp_path: Path) -> None:
     shipped = tmp_path / "default.keras"
+    shipped.with_suffix(".json").write_text('{"architecture": "ensemble of 3 × CNN 32-64-64 / dense 128"}')
     specs = {spec.name: spec for spec in compare.experiment_specs(FULL, shipped_best=shipped)}
     assert specs["best"].saved_model == str(shipped) and "not retrained" in specs["best"].note
+    assert specs["best"].note.startswith("The shipped default.keras (ensemble of 3 × CNN 32-64-64 / dense 128), ")
     trained_best = {spec.name: spec for spec in compare.experiment_specs(FULL)}["best"]
     assert trained_best.saved_model is None and trained_best.train_size is None
     assert trained_best.training.epochs == FULL.best_epoch_cap and "capped" in trained_best.note

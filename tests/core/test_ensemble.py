@@ -68,3 +68,18 @@ def test_members_with_different_normalisations_are_refused(members, isolated_dir
     with pytest.raises(ValueError, match="different input normalisations"):
         ensemble_and_record([str(members[0]), str(l2_model)], out=tmp_path / "mixed.keras", name="mixed")
     assert not (tmp_path / "mixed.keras").exists()
+
+
+def test_members_sharing_a_recipe_record_it(members, isolated_dirs) -> None:
+    from digit_core.ensemble import build_ensemble
+
+    recipe = {"normalization": "scale", "epochs": 15, "optimizer": "adam", "augment": True}
+    paths = []
+    for name in ("first", "second"):
+        model = Predictor.from_file(members[1]).model
+        paths.append(registry.save(model, name, {"name": name, "training": recipe, "train_seconds": 10.0},
+                                   models_dir=isolated_dirs["models"]))
+    _, metadata = build_ensemble(paths, "pair")
+    assert metadata["training"] == recipe and metadata["train_seconds"] == 20.0
+    _, mixed = build_ensemble([members[0], paths[0]], "mixed")  # the tiny model has another recipe
+    assert mixed["training"] == {"normalization": "scale"}
