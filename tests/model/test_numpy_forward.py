@@ -48,6 +48,19 @@ def test_forward_matches_keras(network, mnist) -> None:
     assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
 
 
+def test_three_by_three_pooling_after_relu(mnist) -> None:
+    import keras
+
+    # The translator swaps ReLU and max-pooling (they commute); any pool size must stay exact.
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(6, 3, activation="relu"),
+                              keras.layers.MaxPooling2D(3), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    forward = compile_forward(model)
+    assert forward is not None
+    images = _images(mnist)
+    np.testing.assert_allclose(forward(images), np.asarray(model(images, training=False)), atol=2e-5)
+
+
 def test_unsupported_layer_gives_none(mnist) -> None:
     # GELU is not translated; the caller must fall back to TensorFlow, not get a wrong answer.
     model = zoo.build_network(zoo.MLPConfig((16,), activation="gelu"))
