@@ -42,6 +42,7 @@ def build_ensemble(member_paths: list[Path], name: str) -> tuple[Any, dict[str, 
     summaries = [member_summary(path, registry.metadata_beside(path)) for path in member_paths]
     trainings = [summary.get("training", {}) for summary in summaries]
     normalizations = {training.get("normalization", "scale") for training in trainings}
+    recipes = [{key: value for key, value in training.items() if key != "seed"} for training in trainings]
     if len(normalizations) != 1:
         raise ValueError("The members were trained with different input normalisations "
                          f"({', '.join(sorted(normalizations))}); an ensemble needs them all the same.")
@@ -50,8 +51,8 @@ def build_ensemble(member_paths: list[Path], name: str) -> tuple[Any, dict[str, 
     metadata = {
         "name": name,
         "architecture": f"ensemble of {len(members)} × {' + '.join(architectures)}",
-        # The members' recipe when they share one (it says how they were trained), else what they share.
-        "training": trainings[0] if all(training == trainings[0] for training in trainings)
+        # The members' recipe when they share one, seeds aside (it says how they were trained).
+        "training": recipes[0] if all(recipe == recipes[0] for recipe in recipes)
         else {"normalization": normalizations.pop()},
         "members": summaries,
         # The ensemble's training time is its members' training time together.

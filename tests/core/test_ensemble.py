@@ -75,11 +75,13 @@ def test_members_sharing_a_recipe_record_it(members, isolated_dirs) -> None:
 
     recipe = {"normalization": "scale", "epochs": 15, "optimizer": "adam", "augment": True}
     paths = []
-    for name in ("first", "second"):
+    for seed, name in enumerate(("first", "second")):
         model = Predictor.from_file(members[1]).model
-        paths.append(registry.save(model, name, {"name": name, "training": recipe, "train_seconds": 10.0},
-                                   models_dir=isolated_dirs["models"]))
+        paths.append(registry.save(model, name, {"name": name, "training": {**recipe, "seed": seed},
+                                                 "train_seconds": 10.0}, models_dir=isolated_dirs["models"]))
     _, metadata = build_ensemble(paths, "pair")
+    # The shared recipe without a seed; each member keeps its own.
     assert metadata["training"] == recipe and metadata["train_seconds"] == 20.0
+    assert [member["training"]["seed"] for member in metadata["members"]] == [0, 1]
     _, mixed = build_ensemble([members[0], paths[0]], "mixed")  # the tiny model has another recipe
     assert mixed["training"] == {"normalization": "scale"}
