@@ -56,7 +56,7 @@ def test_the_page_shows_settings_and_the_layer_table(open_page, app_dirs, stub_m
     assert at.title[0].value == "Train a model"
     layers = at.dataframe[0].value
     assert list(layers.columns) == ["layer", "type", "output shape", "params", "how"]
-    assert "3×3×1×32 = 288" in layers["how"].tolist()  # the "fast" preset's bias-free first convolution
+    assert "3×3×1×32 + 32 = 320" in layers["how"].tolist()  # the "fast" preset's first convolution
     assert any(button.label == "Start training" and not button.disabled for button in at.button)
     assert any("No run on this server yet" in info.value for info in at.info)
 

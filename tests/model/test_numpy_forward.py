@@ -70,7 +70,7 @@ def test_unsupported_layer_gives_none(mnist) -> None:
 def test_predictor_small_and_large_batches_agree(mnist) -> None:
     from digit_core.predict import SMALL_BATCH, Predictor
 
-    model = zoo.build_network(zoo.get_entry("fast").network)
+    model = zoo.build_network(zoo.get_entry("best").network)
     _randomise_batch_norm(model, np.random.default_rng(2))
     predictor = Predictor(model)
     images = mnist.x_test[:SMALL_BATCH + 4]  # uint8, as the app's callers pass them
@@ -83,7 +83,7 @@ def test_ensemble_averages_members(mnist) -> None:
     from digit_core.ensemble import average_models
 
     rng = np.random.default_rng(3)
-    members = [zoo.build_network(zoo.get_entry(name).network, name="same_name") for name in ("fast", "tiny")]
+    members = [zoo.build_network(zoo.get_entry(name).network, name="same_name") for name in ("best", "tiny")]
     for member in members:
         _randomise_batch_norm(member, rng)
     ensemble = average_models(members)
