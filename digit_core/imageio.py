@@ -20,6 +20,8 @@ from digit_core import config
 # Formats we decode; other Pillow plugins (EPS, PSD, FITS, ...) are refused as not an image.
 ACCEPTED_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "BMP", "TIFF", "WEBP")
 ACCEPTED_NAMES = "PNG/JPEG/GIF/BMP/TIFF/WebP"
+# File name extensions of those formats, for upload widgets.
+ACCEPTED_EXTENSIONS = ("png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp")
 
 
 class ImageDecodeError(ValueError):

@@ -141,7 +141,7 @@ class TrainingJob:
                        should_stop=self._stop.is_set)
         self._update(status="evaluating")
         _, metrics = record_test_metrics(run_dir, result.model, request.training.normalization, result.seconds,
-                                      x_test, y_test)
+                                         x_test, y_test)
         self._update(status=result.status, metrics=MappingProxyType(metrics))
 
 

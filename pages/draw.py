@@ -4,7 +4,7 @@ import streamlit as st
 
 import app_state
 from app_charts import load_predictor, pick_model, show_prediction
-from digit_core.imageio import ImageDecodeError, decode_image
+from digit_core.imageio import ACCEPTED_EXTENSIONS, ACCEPTED_NAMES, ImageDecodeError, decode_image
 from digit_core.predict import Predictor
 
 CANVAS_SIDE = 280
@@ -45,8 +45,8 @@ with draw_tab:
     drawing_panel(predictor)
 
 with upload_tab:
-    uploads = st.file_uploader("Photos or scans of digits (PNG or JPEG, one digit each)",
-                               type=["png", "jpg", "jpeg"], accept_multiple_files=True)
+    uploads = st.file_uploader(f"Photos or scans of digits ({ACCEPTED_NAMES}, one digit each)",
+                               type=list(ACCEPTED_EXTENSIONS), accept_multiple_files=True)
     if uploads and predictor is None:
         st.info("Pick a usable model above to read your images.")
     for index, upload in enumerate(uploads if predictor is not None else []):
@@ -55,7 +55,7 @@ with upload_tab:
             try:
                 image = decode_image(upload.getvalue(), name=upload.name)
             except ImageDecodeError as error:
-                st.error(f"{error} Upload a PNG or JPEG photo or scan of a single digit.")
+                st.error(f"{error} Upload a photo or scan of a single digit ({ACCEPTED_NAMES}).")
                 continue
             picture_column, result_column = st.columns([1, 2])
             picture_column.image(image, caption="uploaded", width=160)

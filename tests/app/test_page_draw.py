@@ -14,10 +14,10 @@ from digit_core import synthetic
 NO_MODEL_HINT = "python -m digit_core train --preset best --out models/default.keras"
 
 
-def _png_of_digit(digit: int) -> bytes:
+def _png_of_digit(digit: int, image_format: str = "PNG") -> bytes:
     drawing = synthetic.render_strokes(synthetic.digit_styles(digit)[0])  # (280, 280, 4) black on white
     buffer = io.BytesIO()
-    Image.fromarray(drawing).save(buffer, format="PNG")
+    Image.fromarray(drawing[..., :3]).save(buffer, format=image_format)
     return buffer.getvalue()
 
 
@@ -50,9 +50,20 @@ def test_uploads_get_a_card_each_and_a_bad_file_an_error(open_page, tiny_model: 
     assert not at.exception
     assert [subheader.value for subheader in at.subheader] == ["seven.png", "broken.png", "one.png"]
     (error,) = at.error
-    assert "broken.png" in error.value and "PNG or JPEG" in error.value
+    assert "broken.png" in error.value and "(PNG/JPEG/GIF/BMP/TIFF/WebP)" in error.value
     assert _prediction_labels(at) == ["Prediction", "Prediction"]  # the good files still work
     assert all(0 <= int(metric.value) <= 9 for metric in at.metric if metric.label == "Prediction")
+
+
+def test_the_uploader_takes_every_format_the_core_decodes(open_page, tiny_model: str) -> None:
+    from digit_core.imageio import ACCEPTED_EXTENSIONS
+
+    at = open_page("draw").run()
+    assert set(at.file_uploader[0].proto.type) == {f".{extension}" for extension in ACCEPTED_EXTENSIONS}
+    at.file_uploader[0].set_value([("seven.webp", _png_of_digit(7, "WEBP"), "image/webp"),
+                                   ("seven.bmp", _png_of_digit(7, "BMP"), "image/bmp")]).run()
+    assert not at.exception and not at.error
+    assert _prediction_labels(at) == ["Prediction", "Prediction"]
 
 
 def _render_prediction(probabilities: list[float] | None) -> None:
