@@ -133,13 +133,15 @@ class AppDriver:
         canvas = self.canvas()
         expect(canvas).to_be_visible()
         box = canvas.bounding_box()
+        # Hover in the middle: another element of the page can cover the canvas's corners.
+        middle_x, middle_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         deadline = time.monotonic() + CANVAS_READY_TIMEOUT_S
         wiggle = 0
         while canvas.evaluate("element => element.style.cursor") != "crosshair":
             if time.monotonic() > deadline:
                 raise AssertionError(f"The canvas did not switch to drawing mode in {CANVAS_READY_TIMEOUT_S} s.")
             wiggle = 1 - wiggle
-            self.page.mouse.move(box["x"] + 4 + wiggle, box["y"] + 4)
+            self.page.mouse.move(middle_x + wiggle, middle_y)
             self.page.wait_for_timeout(50)  # a hover, then look again
 
     def draw(self, strokes: list[np.ndarray]) -> None:
