@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from digit_core import config, registry, runs, zoo
+from digit_core.ensemble import check_member_count
 
 
 def resolve_model_path(model: str | Path | None) -> Path:
@@ -80,6 +81,11 @@ def predict_files(model: str | Path | None, paths: list[str]) -> Iterator[dict[s
         yield prediction.to_json(path)
 
 
+def _check_out(out: Path) -> None:
+    if out.suffix != ".keras":
+        raise ValueError(f"--out must end in .keras, got {out}.")
+
+
 def _progress_bar(epochs: int):
     """Batch and epoch callbacks drawing a one-line progress bar on stderr."""
     state = {"epoch": 0}
@@ -129,8 +135,8 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
     """Train in a new (or resumed) run directory, evaluate on MNIST test, optionally save to ``out``."""
     from digit_core.train import record_test_metrics, train
 
-    if out is not None and out.suffix != ".keras":
-        raise ValueError(f"--out must end in .keras, got {out}.")
+    if out is not None:
+        _check_out(out)
     x_train, y_train, x_val, y_val, x_test, y_test = training_images(
         data_dir, subset, extra_usps, training.seed, training.validation_split)
     if resume_run:
@@ -167,10 +173,8 @@ def ensemble_and_record(members: list[str], *, out: Path, name: str,
     from digit_core.evaluate import evaluate
     from digit_core.predict import Predictor
 
-    if out.suffix != ".keras":
-        raise ValueError(f"--out must end in .keras, got {out}.")
-    if len(members) < 2:
-        raise ValueError(f"An ensemble needs at least two models, got {len(members)}.")
+    _check_out(out)
+    check_member_count(len(members))  # before loading anything: a mistyped command fails at once
     paths = [resolve_model_path(member) for member in members]
     if out.resolve() in {path.resolve() for path in paths}:
         raise ValueError(f"--out {out} is one of the members; save the ensemble under another name.")

@@ -12,12 +12,16 @@ from typing import Any
 from digit_core import registry
 
 
+def check_member_count(count: int) -> None:
+    if count < 2:
+        raise ValueError(f"An ensemble needs at least two models, got {count}.")
+
+
 def average_models(members: list[Any], name: str = "ensemble") -> Any:
     """One model whose output is the mean of the members' (N, 10) probabilities."""
     import keras
 
-    if len(members) < 2:
-        raise ValueError(f"An ensemble needs at least two models, got {len(members)}.")
+    check_member_count(len(members))
     for member in members:
         if tuple(member.input_shape[1:]) != (28, 28, 1) or tuple(member.output_shape[1:]) != (10,):
             raise ValueError(f"Model {member.name!r} does not map (28, 28, 1) images to 10 classes.")

@@ -127,14 +127,12 @@ class SavedKerasClassifier(KerasClassifier):
 
     def fit(self, X: np.ndarray | None = None, y: np.ndarray | None = None,
             validation_data: ValidationData = None) -> "SavedKerasClassifier":
-        from digit_core.atomic import read_json
         from digit_core.predict import Predictor
-        from digit_core.registry import load_keras_model
+        from digit_core.registry import load_keras_model, metadata_beside
 
         path = Path(self.path)
         model = load_keras_model(path)
-        sidecar = path.with_suffix(".json")
-        metadata: dict[str, Any] = read_json(sidecar) if sidecar.is_file() else {}
+        metadata: dict[str, Any] = metadata_beside(path)
         training = zoo.train_config_from_dict(metadata.get("training", {}))
         self.model_ = model
         self.predictor_ = Predictor(model, training.normalization)

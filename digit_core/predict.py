@@ -58,7 +58,7 @@ class Predictor:
         # A fixed signature traces once for every batch size.
         self._call = tf.function(lambda x: model(x, training=False),
                                  input_signature=[tf.TensorSpec((None, 28, 28, 1), tf.float32)])
-        self._call(tf.zeros((1, 28, 28, 1)))  # trace now, not on the user's first drawing
+        self._call(tf.zeros((1, 28, 28, 1)))  # trace now, not on the first batch a user waits for
         self._small_batch_forward = compile_forward(model)  # None if a layer cannot be translated
 
     @classmethod
