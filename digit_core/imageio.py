@@ -28,8 +28,20 @@ class ImageDecodeError(ValueError):
     """The bytes are not a usable image; the message says why and names the file."""
 
 
-def _megabytes(size: float) -> str:
+def _readable_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _too_large(name: str, size: int, limit: int) -> ImageDecodeError:
+    """"name is 6.0 MB; the limit is 5.0 MB", in exact bytes when the rounded sizes would look equal."""
+    size_text, limit_text = _readable_size(size), _readable_size(limit)
+    if size_text == limit_text:
+        size_text, limit_text = f"{size:,} bytes", f"{limit:,} bytes ({limit_text})"
+    return ImageDecodeError(f"{name} is {size_text}; the limit is {limit_text}.")
 
 
 # Leading bytes of the formats we accept: a file that starts like one but cannot be opened is cut
@@ -126,8 +138,7 @@ def decode_image(data: bytes, *, name: str = "image", max_bytes: int = config.MA
     if len(data) == 0:
         raise ImageDecodeError(f"{name} is empty (0 bytes).")
     if len(data) > max_bytes:
-        raise ImageDecodeError(f"{name} is {_megabytes(len(data))}; the limit is "
-                               f"{_megabytes(max_bytes)}.")
+        raise _too_large(name, len(data), max_bytes)
     image = _open(data, name, max_pixels)
     try:
         # Decode everything now, inside the try: truncated data fails here, not later.
@@ -148,8 +159,7 @@ def read_image_file(path: str | os.PathLike[str], *, max_bytes: int = config.MAX
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise ImageDecodeError(f"{path.name} is {_megabytes(size)}; the limit is "
-                                   f"{_megabytes(max_bytes)}.")
+            raise _too_large(path.name, size, max_bytes)
         data = path.read_bytes()
     except FileNotFoundError as error:
         raise ImageDecodeError(f"{path} does not exist.") from error
