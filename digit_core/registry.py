@@ -1,13 +1,19 @@
 """The registry of saved models and training runs, and the one way to load a model.
 
 A saved model is ``models/<id>.keras`` with a metadata sidecar ``models/<id>.json`` (name,
-architecture, params, test accuracy, created, network and training config). Finished training runs
-are listed too, under the id ``run:<run_id>``. Models are chosen by id, never by a user's path, and
-always loaded with Keras' safe mode on.
+architecture, params, test accuracy, created, network and training config, and the SHA-256 of the
+model file it describes). Finished training runs are listed too, under the id ``run:<run_id>``.
+Models are chosen by id, never by a user's path, and always loaded with Keras' safe mode on.
+
+A model and its sidecar are two files, so a save renames the sidecar into place first and the model
+second: a save cut off between the two leaves the old model beside a sidecar whose digest names
+another file, which is refused with a clear error instead of describing the wrong weights.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -19,6 +25,7 @@ from digit_core.atomic import atomic_write_json, atomic_write_with, read_json
 
 RUN_PREFIX = "run:"
 ACTIVE_FILE = "active.json"
+DIGEST_KEY = "model_sha256"  # in a sidecar: the SHA-256 of the model file it was written with
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 
 
@@ -65,9 +72,8 @@ def _check_id(model_id: str) -> None:
 
 def _saved_entry(path: Path) -> ModelInfo:
     info = ModelInfo(model_id=path.stem, path=path, name=path.stem)
-    sidecar = path.with_suffix(".json")
     try:
-        metadata = read_json(sidecar) if sidecar.exists() else {}
+        metadata = metadata_beside(path)
     except (OSError, ValueError) as error:
         metadata, info.broken = {}, f"Unreadable metadata: {error}"
     _apply_metadata(info, metadata)
@@ -140,11 +146,17 @@ def read_metadata(model_id: str, models_dir: Path | None = None, runs_dir: Path 
 def metadata_beside(path: Path) -> dict[str, Any]:
     """The metadata of the model file ``path``: its ``.json`` sidecar, else its run's config and metrics.
 
-    Returns {} when there is neither; raises ValueError for a sidecar that is not valid JSON.
+    Returns {} when there is neither; raises ValueError for a sidecar that is not valid JSON or that
+    was written for another version of the file.
     """
     sidecar = path.with_suffix(".json")
     if sidecar.is_file():
-        return read_json(sidecar)
+        metadata = read_json(sidecar)
+        expected = metadata.get(DIGEST_KEY) if isinstance(metadata, dict) else None
+        if expected is not None and path.is_file() and expected != file_sha256(path):
+            raise ValueError(f"{sidecar.name} describes another version of {path.name} (was a save "
+                             f"interrupted?). Save or train the model again, or delete {sidecar.name}.")
+        return metadata
     if (path.parent / "config.json").is_file():
         run = runs.read_run(path.parent)
         return {**run.config, **run.metrics}
@@ -157,9 +169,34 @@ def save(model: Any, model_id: str, metadata: dict[str, Any], models_dir: Path |
     models_dir = models_dir or config.models_dir()
     path = models_dir / f"{model_id}.keras"
     metadata = {"created": runs.now_iso(), "params": int(model.count_params()), **metadata}
-    atomic_write_with(path, lambda tmp: model.save(tmp), suffix=".keras")
-    atomic_write_json(path.with_suffix(".json"), metadata)
-    return path
+    return _write_with_sidecar(path, lambda tmp: model.save(tmp), metadata)
+
+
+def _write_with_sidecar(path: Path, write_model: Any, metadata: dict[str, Any]) -> Path:
+    """Write a model file with ``write_model(tmp)`` and its sidecar, each atomically.
+
+    The sidecar, carrying the new file's digest, goes into place just before the model does.
+    """
+    def write(tmp: Path) -> None:
+        write_model(tmp)
+        atomic_write_json(path.with_suffix(".json"), {**metadata, DIGEST_KEY: file_sha256(tmp)})
+
+    return atomic_write_with(path, write, suffix=".keras")
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, remembered while its size and modification time stay the same."""
+    status = path.stat()
+    return _sha256(path, status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def promote_run(run_id: str, model_id: str, models_dir: Path | None = None,
@@ -170,11 +207,10 @@ def promote_run(run_id: str, model_id: str, models_dir: Path | None = None,
     metadata = read_metadata(RUN_PREFIX + run_id, runs_dir=runs_dir)
     models_dir = models_dir or config.models_dir()
     target = models_dir / f"{model_id}.keras"
-    atomic_write_with(target, lambda tmp: shutil.copyfile(source, tmp), suffix=".keras")
     architecture = describe_network(metadata.get("network", {}))
-    atomic_write_json(target.with_suffix(".json"), {**metadata, "architecture": architecture,
-                                                    "from_run": run_id, "created": runs.now_iso()})
-    return target
+    return _write_with_sidecar(target, lambda tmp: shutil.copyfile(source, tmp),
+                               {**metadata, "architecture": architecture, "from_run": run_id,
+                                "created": runs.now_iso()})
 
 
 def active_model_id(models_dir: Path | None = None) -> str:

@@ -93,3 +93,45 @@ def test_describe_network() -> None:
     assert registry.describe_network({"kind": "mlp", "hidden_units": [300, 100]}) == "MLP 300-100"
     assert registry.describe_network({"kind": "cnn", "blocks": [[32], [64]], "dense_units": [128, 64]}) \
         == "CNN 32-64 / dense 128-64"
+
+
+def test_the_sidecar_names_the_digest_of_the_model_it_describes(isolated_dirs) -> None:
+    import hashlib
+
+    models = isolated_dirs["models"]
+    path = registry.save(registry.load("default"), "copy", {"name": "copy"}, models_dir=models)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert registry.read_metadata("copy")[registry.DIGEST_KEY] == digest
+
+
+def test_a_save_cut_off_between_its_two_files_is_refused_not_misread(isolated_dirs) -> None:
+    from digit_core import atomic
+
+    models = isolated_dirs["models"]
+    old_model = (models / "default.keras").read_bytes()
+    real_replace = atomic.os.replace
+
+    def crash_before_the_model_lands(source, target) -> None:
+        if str(target).endswith(".keras"):
+            raise KeyboardInterrupt  # the process dies after the sidecar went into place
+        real_replace(source, target)
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(atomic.os, "replace", crash_before_the_model_lands)
+        registry.save(registry.load("default"), "default", {"name": "retrained"}, models_dir=models)
+
+    assert (models / "default.keras").read_bytes() == old_model
+    with pytest.raises(ValueError, match=r"default\.json describes another version of default\.keras"):
+        registry.read_metadata("default")
+    (entry,) = registry.list_models()
+    assert "describes another version" in entry.broken
+
+
+def test_a_sidecar_without_a_digest_is_still_read(isolated_dirs) -> None:
+    import json
+
+    sidecar = isolated_dirs["models"] / "default.json"
+    metadata = json.loads(sidecar.read_text())
+    del metadata[registry.DIGEST_KEY]
+    sidecar.write_text(json.dumps(metadata))
+    assert registry.read_metadata("default")["name"] == "tiny"

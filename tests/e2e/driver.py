@@ -44,6 +44,19 @@ _WATCH_NEXT_RUN = """() => {
     observer.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
 }"""
 _RUN_FINISHED = "() => window.__e2eRunFinished === true"
+# What the canvases look like when one never takes the pen, for the failure message. The component
+# draws inside a shadow root, which querySelectorAll does not enter by itself.
+_CANVASES = """() => {
+    const found = [];
+    const visit = root => root.querySelectorAll('*').forEach(element => {
+        if (element.matches('canvas.upper-canvas')) found.push(element);
+        if (element.shadowRoot) visit(element.shadowRoot);
+    });
+    visit(document);
+    return found.map(canvas => ({connected: canvas.isConnected, shown: canvas.offsetParent !== null,
+        cursor: canvas.style.cursor, size: `${canvas.width}x${canvas.height}`,
+        toolbar: canvas.closest('.dc-root')?.querySelector('.dc-toolbar')?.style.display ?? null}));
+}"""
 _CHARTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
     .every(chart => chart.querySelector('.main-svg') !== null)"""
 
@@ -139,7 +152,8 @@ class AppDriver:
         wiggle = 0
         while canvas.evaluate("element => element.style.cursor") != "crosshair":
             if time.monotonic() > deadline:
-                raise AssertionError(f"The canvas did not switch to drawing mode in {CANVAS_READY_TIMEOUT_S} s.")
+                raise AssertionError(f"The canvas did not switch to drawing mode in {CANVAS_READY_TIMEOUT_S} s. "
+                                     f"Canvases on the page: {self.page.evaluate(_CANVASES)}")
             wiggle = 1 - wiggle
             self.page.mouse.move(middle_x + wiggle, middle_y)
             self.page.wait_for_timeout(50)  # a hover, then look again
