@@ -1,0 +1,272 @@
+"""Finding the digit in any image: colours to an ink map, then the crop around the digit's strokes.
+
+The first half of ``digit_core.preprocess``'s pipeline. Any image (canvas, photo, scan; RGB, RGBA or
+grey; either polarity) becomes an ink map, uint8 with the digit light on a background near 0, and
+the digit's strokes are cropped out of it with specks and stray marks left behind.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Photos larger than this (longest side) are shrunk to WORKING_SIDE before the expensive steps.
+MAX_WORKING_SIDE = 1024
+WORKING_SIDE = 640
+# The digit's parts are outlined on a copy of the ink mask at most this large (longest side).
+DETECT_SIDE = 160
+# A border whose grey levels spread more than this (interquartile range) is uneven: a photo.
+UNIFORM_BORDER_SPREAD = 12
+# Ink must stand out from the background by this many grey levels (of 255) to be a digit.
+MIN_CONTRAST = 24
+# Specks smaller than this fraction of the biggest stroke are dropped, as are parts further from
+# the digit than this fraction of its size.
+SPECK_AREA_FRACTION = 0.05
+NEAR_FRACTION = 0.25
+# A digit's longer side must be at least this fraction of the image's longer side (and 4 px).
+MIN_DIGIT_FRACTION = 0.03
+MIN_DIGIT_PIXELS = 4
+
+_LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as OpenCV uses
+
+
+def to_uint8_channels(image: np.ndarray) -> np.ndarray:
+    """Validate and convert to uint8 (H, W, C) with C in {1, 3, 4}.
+
+    Floats are read as [0, 1], or as [0, 255] when any value exceeds 1; uint16 is scaled down.
+    """
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
+                         f"got {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"image is empty: shape {array.shape}")
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    if np.issubdtype(array.dtype, np.floating):
+        values = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+        if values.max() <= 1.0:
+            values = values * 255.0
+        return np.rint(np.clip(values, 0, 255)).astype(np.uint8)
+    if array.dtype == np.uint16:
+        return np.rint(array / 257.0).astype(np.uint8)
+    if np.issubdtype(array.dtype, np.integer):
+        return np.clip(array, 0, 255).astype(np.uint8)
+    raise ValueError(f"unsupported image dtype {array.dtype}")
+
+
+def split_alpha(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """RGB flattened onto a backdrop, and the ink map straight away if the background is clear.
+
+    Transparent pixels are background. A canvas may be transparent with black, white or
+    coloured strokes, so the backdrop is white under dark ink and black under light ink. When
+    the border is transparent, ink = coverage (alpha) × colour distance from the backdrop: the
+    same as flattening first, but without full-size RGB arithmetic (the costly part).
+    """
+    rgb = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
+    alpha = cv2.extractChannel(rgba, 3)
+    if cv2.minMaxLoc(alpha)[0] == 255:
+        return rgb, None
+    # Every eighth pixel each way is plenty to tell light ink from dark.
+    opaque = alpha[::8, ::8] > 127
+    ink_level = float(rgb[::8, ::8][opaque].mean()) if opaque.any() else 0.0
+    backdrop = np.full(3, 0.0 if ink_level > 127 else 255.0)
+    if np.median(_border(alpha)) == 0:
+        return rgb, cv2.multiply(_colour_distance(rgb, backdrop), alpha, scale=1 / 255)
+    alpha3 = cv2.merge([alpha, alpha, alpha])
+    # In place (dst=rgb): fresh full-size temporaries cost page faults, which dominate here.
+    if ink_level > 127:
+        return cv2.multiply(rgb, alpha3, dst=rgb, scale=1 / 255), None  # light ink over black
+    # Dark ink over white: 255 - (255 - rgb) × alpha.
+    cv2.bitwise_not(rgb, dst=rgb)
+    cv2.multiply(rgb, alpha3, dst=rgb, scale=1 / 255)
+    return cv2.bitwise_not(rgb, dst=rgb), None
+
+
+def shrink_by(image: np.ndarray, factor: int, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+    """Average factor × factor blocks; the image is padded to a multiple of factor first.
+
+    OpenCV's area resize is fast only for exact integer ratios (about 10× faster than otherwise).
+    """
+    if factor <= 1:
+        return image
+    height, width = image.shape[:2]
+    pad_bottom, pad_right = -height % factor, -width % factor
+    if pad_bottom or pad_right:
+        image = cv2.copyMakeBorder(image, 0, pad_bottom, 0, pad_right, border, value=0)
+    size = ((width + pad_right) // factor, (height + pad_bottom) // factor)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def resize_longest(image: np.ndarray, side: int) -> np.ndarray:
+    """Resize so the longer side is `side`, keeping the aspect ratio (block-averaged to shrink)."""
+    height, width = image.shape[:2]
+    longest = max(height, width)
+    size = (max(1, round(width * side / longest)), max(1, round(height * side / longest)))
+    # Integer block averaging does the bulk of a big shrink; bilinear does the last step (< 2×).
+    image = shrink_by(image, longest // side, cv2.BORDER_CONSTANT)
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+
+
+def shrink_large(pixels: np.ndarray) -> np.ndarray:
+    """Shrink photos with a side over MAX_WORKING_SIDE to about WORKING_SIDE."""
+    longest = max(pixels.shape[:2])
+    if longest <= MAX_WORKING_SIDE:
+        return pixels
+    shrunk = shrink_by(pixels, int(np.ceil(longest / WORKING_SIDE)))
+    return shrunk if shrunk.ndim == 3 else shrunk[..., None]
+
+
+def _border(array: np.ndarray) -> np.ndarray:
+    """Pixels of a thin frame around the image, (N, ...) — the background on almost any input."""
+    height, width = array.shape[:2]
+    thickness = max(1, min(height, width) // 128)
+    if 2 * thickness >= min(height, width):
+        return array.reshape(height * width, *array.shape[2:])
+    parts = [array[:thickness], array[-thickness:], array[thickness:-thickness, :thickness],
+             array[thickness:-thickness, -thickness:]]
+    return np.concatenate([part.reshape(-1, *array.shape[2:]) for part in parts])
+
+
+def _colour_distance(pixels: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Ink = how far each pixel's colour is from the background colour (any polarity, any hue)."""
+    if pixels.shape[2] == 1:
+        return cv2.absdiff(pixels[..., 0], float(background[0]))
+    red, green, blue = cv2.split(cv2.absdiff(pixels, tuple(float(v) for v in background) + (0.0,)))
+    return cv2.max(cv2.max(red, green), blue)
+
+
+def _ink_on_uneven_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ink for photos: subtract a smooth background estimate, then keep the ink's polarity."""
+    height, width = grey.shape
+    small = shrink_by(grey, max(1, max(height, width) // 48))
+    # A median over a third of the image ignores thin strokes but follows shadows and gradients.
+    kernel = 2 * (min(small.shape) // 6) + 1
+    background_small = cv2.GaussianBlur(cv2.medianBlur(small, max(3, kernel)), (0, 0), 2)
+    background = cv2.resize(background_small, (width, height), interpolation=cv2.INTER_LINEAR)
+    residual = grey.astype(np.int16) - background.astype(np.int16)
+    sample = residual[:: max(1, height // 128), :: max(1, width // 128)]
+    noise_sigma = max(1.0, 1.4826 * float(np.median(np.abs(sample - np.median(sample)))))
+    darker = np.clip(-residual, 0, 255).astype(np.uint8)
+    lighter = np.clip(residual, 0, 255).astype(np.uint8)
+
+    # Whichever side has more signal above the noise is the ink (dark pen or chalk on a board).
+    def signal(ink: np.ndarray) -> float:
+        return float(np.maximum(ink[::2, ::2].astype(np.float32) - 3 * noise_sigma, 0).sum())
+
+    ink = darker if signal(darker) >= signal(lighter) else lighter
+    return cv2.GaussianBlur(ink, (3, 3), 0), noise_sigma
+
+
+def ink_map(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    """(ink, noise_sigma): ink is uint8, digit light on a background near 0."""
+    border = _border(pixels)  # (N, C)
+    border_grey = border[:, 0] if pixels.shape[2] == 1 else border.astype(np.float32) @ _LUMINANCE
+    order = np.argsort(border_grey)
+    # Quartiles, so strokes touching the border (up to a quarter of it) are not unevenness.
+    low, high = border_grey[order[len(order) // 4]], border_grey[order[len(order) * 3 // 4]]
+    if high - low <= UNIFORM_BORDER_SPREAD:
+        # The border pixel of median brightness is the background colour; the interquartile range
+        # of Gaussian noise is 1.35 sigma.
+        background = border[order[len(order) // 2]]
+        return _colour_distance(pixels, background), float(high - low) / 1.35
+    return _ink_on_uneven_background(grey(pixels))
+
+
+def grey(pixels: np.ndarray) -> np.ndarray:
+    """Luminance as uint8 (H, W)."""
+    return pixels[..., 0] if pixels.shape[2] == 1 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+
+
+def _box_gap(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> int:
+    """Pixels between two (x0, y0, x1, y1) boxes; 0 when they touch or overlap."""
+    return max(0, other[0] - box[2], box[0] - other[2], other[1] - box[3], box[1] - other[3])
+
+
+def _keep_digit_parts(mask: np.ndarray) -> tuple[list[np.ndarray], int, tuple[int, int, int, int]]:
+    """Outlines of the digit's parts in a binary mask, how many parts there were, and their box.
+
+    Keeps the biggest part and the big parts near it; specks and far-away marks are dropped.
+    Outlines (findContours) are several times faster here than connectedComponentsWithStats.
+    """
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return [], 0, (0, 0, 0, 0)
+    # A blob's pixel count is about its outline's area plus half its perimeter plus one.
+    areas = [cv2.contourArea(c) + cv2.arcLength(c, True) / 2 + 1 for c in contours]
+    boxes = [cv2.boundingRect(c) for c in contours]
+    order = sorted(range(len(contours)), key=areas.__getitem__, reverse=True)
+    x, y, width, height = boxes[order[0]]
+    box = (x, y, x + width, y + height)
+    kept = [contours[order[0]]]
+    for index in order[1:]:
+        if areas[index] < SPECK_AREA_FRACTION * areas[order[0]]:
+            break  # sorted by area, so the rest are specks too
+        x, y, width, height = boxes[index]
+        part = (x, y, x + width, y + height)
+        if _box_gap(box, part) <= NEAR_FRACTION * max(box[2] - box[0], box[3] - box[1]):
+            kept.append(contours[index])
+            box = (min(box[0], part[0]), min(box[1], part[1]), max(box[2], part[2]),
+                   max(box[3], part[3]))
+    return kept, len(contours), box
+
+
+def digit_crop(ink: np.ndarray, noise_sigma: float) -> tuple[np.ndarray | None, str]:
+    """The digit's ink cropped to its box, uint8 with 255 = full stroke, or (None, why not).
+
+    Its parts are told apart on a copy of the ink mask shrunk to about DETECT_SIDE (fast), and
+    the digit is cut out of the full-resolution ink, so small digits in big photos keep detail.
+    """
+    empty = "No digit found: the image is empty (no strokes stand out from the background)."
+    height, width = ink.shape
+    # On a noisy photo single pixels are not strokes; on a clean canvas blurring would only
+    # weaken hairlines.
+    blurred = cv2.GaussianBlur(ink, (3, 3), 0) if noise_sigma >= 1 else ink
+    peak = float(blurred.max())
+    floor = 3 * noise_sigma
+    if peak - floor < MIN_CONTRAST:
+        return None, empty
+    # Otsu needs only the histogram, which a quarter of the pixels gives as well.
+    otsu, _ = cv2.threshold(blurred[::2, ::2], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # Otsu separates ink from paper; the bounds keep it above the noise and low enough that thin,
+    # anti-aliased strokes (which never reach full strength) still count.
+    low = max(floor + 2 * noise_sigma, 0.15 * peak)
+    threshold = min(max(otsu, low), max(low, 0.35 * peak))
+    _, mask = cv2.threshold(blurred, threshold, 255, cv2.THRESH_BINARY)
+    # The parts are outlined on a smaller copy of the mask; any ink in a block marks the block,
+    # so thin strokes survive the shrinking.
+    factor = int(np.ceil(max(height, width) / DETECT_SIDE))
+    _, mask = cv2.threshold(shrink_by(mask, factor, cv2.BORDER_CONSTANT), 0, 1,
+                            cv2.THRESH_BINARY)
+    kept, part_count, (x0, y0, x1, y1) = _keep_digit_parts(mask)
+    if not kept:
+        return None, empty
+    if max(x1 - x0, y1 - y0) < max(MIN_DIGIT_PIXELS, MIN_DIGIT_FRACTION * max(mask.shape)):
+        return None, "No digit found: only specks, too small to be a digit."
+    # Back to full resolution, one detection pixel wider on each side for the anti-aliased fringe.
+    x0, y0 = max(0, x0 - 1), max(0, y0 - 1)
+    x1, y1 = min(mask.shape[1], x1 + 1), min(mask.shape[0], y1 + 1)
+    left, top = x0 * factor, y0 * factor
+    right, bottom = min(width, x1 * factor), min(height, y1 * factor)
+    ink_crop = ink[top:bottom, left:right]
+    _, strokes = cv2.threshold(ink_crop, threshold, 1, cv2.THRESH_BINARY)
+    if len(kept) < part_count:
+        # Blank out the dropped specks: keep only pixels near the kept parts (outlines filled,
+        # so the strokes mask restores the holes, e.g. inside a 0).
+        region = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.drawContours(region, kept, -1, 1, thickness=-1, offset=(-x0, -y0))
+        region = cv2.dilate(cv2.bitwise_and(region, mask[y0:y1, x0:x1]), np.ones((3, 3), np.uint8))
+        region = cv2.resize(region, (region.shape[1] * factor, region.shape[0] * factor),
+                            interpolation=cv2.INTER_NEAREST)[:bottom - top, :right - left]
+        ink_crop = cv2.multiply(ink_crop, region)
+        strokes = cv2.bitwise_and(strokes, region)
+    # Strokes saturate like MNIST's: the typical strong stroke level becomes full ink (255).
+    counts = np.cumsum(cv2.calcHist([ink_crop[::2, ::2]], [0], strokes[::2, ::2], [256],
+                                    [0, 256]).ravel())
+    full = float(np.searchsorted(counts, 0.9 * counts[-1])) if counts[-1] else peak
+    full = max(full, floor + 1)
+    return cv2.multiply(cv2.subtract(ink_crop, floor), 255 / (full - floor)), ""
