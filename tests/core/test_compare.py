@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from digit_core import cli, compare, zoo
-from digit_core.compare import FULL, QUICK, ComparisonFileError, StudyScale, conclusions, load_comparison
+from digit_core import cli, compare, study, zoo
+from digit_core.compare import ComparisonFileError, conclusions, load_comparison
+from digit_core.study import FULL, QUICK, StudyScale
 
 # Small enough that the real run below takes well under a minute on two busy cores.
 TEST_SCALE = StudyScale("test", train_size=800, validation_size=200, test_size=300, base_epochs=1,
                         epoch_settings=(1, 2), mlp_epoch_cap=1, cnn_epoch_cap=1,
-                        classical_sizes={name: 300 for name in compare.CLASSICAL_MODELS}, best_epoch_cap=1, best_train_size=300,
-                        timing_images=50)
+                        classical_sizes={name: 300 for name in study.CLASSICAL_MODELS}, best_epoch_cap=1,
+                        best_train_size=300, timing_images=50)
 ENTRY_KEYS = {"name", "family", "experiment", "setting", "optimizer", "test_accuracy", "test_loss", "params",
               "train_seconds", "predict_ms_per_image", "epochs", "batch_size", "train_size", "subset_reason",
               "history", "test_size", "network", "training", "classical", "source", "note", "same_run_as",
@@ -24,8 +25,8 @@ ENTRY_KEYS = {"name", "family", "experiment", "setting", "optimizer", "test_accu
 HISTORY_KEYS = {"loss", "accuracy", "val_loss", "val_accuracy"}
 
 
-def _by_experiment(specs: list[compare.ModelSpec]) -> dict[str, list[compare.ModelSpec]]:
-    grouped: dict[str, list[compare.ModelSpec]] = {}
+def _by_experiment(specs: list[study.ModelSpec]) -> dict[str, list[study.ModelSpec]]:
+    grouped: dict[str, list[study.ModelSpec]] = {}
     for spec in specs:
         grouped.setdefault(spec.experiment, []).append(spec)
     return grouped
@@ -33,7 +34,7 @@ def _by_experiment(specs: list[compare.ModelSpec]) -> dict[str, list[compare.Mod
 
 @pytest.mark.parametrize("scale", [FULL, QUICK], ids=["full", "quick"])
 def test_the_spec_list_covers_every_item_of_the_issue(scale: StudyScale) -> None:
-    specs = compare.experiment_specs(scale)
+    specs = study.experiment_specs(scale)
     grouped = _by_experiment(specs)
     assert len({spec.name for spec in specs}) == len(specs), "entry names must be unique"
     assert [spec.name for spec in grouped["notebook models"]] == [
@@ -53,9 +54,9 @@ def test_the_spec_list_covers_every_item_of_the_issue(scale: StudyScale) -> None
 
 
 def test_each_experiment_changes_one_thing_from_the_base() -> None:
-    base_network = compare.BASE_NETWORK
-    base_training = dataclasses.replace(compare.BASE_TRAINING, epochs=FULL.base_epochs)
-    for experiment, specs in _by_experiment(compare.experiment_specs(FULL)).items():
+    base_network = study.BASE_NETWORK
+    base_training = dataclasses.replace(study.BASE_TRAINING, epochs=FULL.base_epochs)
+    for experiment, specs in _by_experiment(study.experiment_specs(FULL)).items():
         if experiment in ("notebook models", "classical baselines"):
             continue
         changed = set()
@@ -70,16 +71,16 @@ def test_each_experiment_changes_one_thing_from_the_base() -> None:
 def test_full_study_caps_slow_recipes_and_uses_a_shipped_best(tmp_path: Path) -> None:
     shipped = tmp_path / "default.keras"
     shipped.with_suffix(".json").write_text('{"architecture": "ensemble of 3 × CNN 32-64-64 / dense 128"}')
-    specs = {spec.name: spec for spec in compare.experiment_specs(FULL, shipped_best=shipped)}
+    specs = {spec.name: spec for spec in study.experiment_specs(FULL, shipped_best=shipped)}
     assert specs["best"].saved_model == str(shipped) and "not retrained" in specs["best"].note
     assert specs["best"].note.startswith("The shipped default.keras (ensemble of 3 × CNN 32-64-64 / dense 128), ")
-    trained_best = {spec.name: spec for spec in compare.experiment_specs(FULL)}["best"]
+    trained_best = {spec.name: spec for spec in study.experiment_specs(FULL)}["best"]
     assert trained_best.saved_model is None and trained_best.train_size is None
     assert trained_best.training.epochs == FULL.best_epoch_cap and "capped" in trained_best.note
     assert specs["cnn_32_64_64"].training.epochs == FULL.cnn_epoch_cap and "capped" in specs["cnn_32_64_64"].note
     assert specs["svm_rbf"].train_size == 10_000 and specs["svm_rbf"].subset_reason
     assert specs["knn"].train_size is None and not specs["knn"].subset_reason
-    assert all(spec.training.validation_split == compare.VALIDATION_FRACTION
+    assert all(spec.training.validation_split == study.VALIDATION_FRACTION
                for spec in specs.values() if spec.training is not None)
 
 
