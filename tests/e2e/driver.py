@@ -145,17 +145,18 @@ class AppDriver:
         """
         canvas = self.canvas()
         expect(canvas).to_be_visible()
-        box = canvas.bounding_box()
-        # Hover in the middle: another element of the page can cover the canvas's corners.
-        middle_x, middle_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         deadline = time.monotonic() + CANVAS_READY_TIMEOUT_S
         wiggle = 0
         while canvas.evaluate("element => element.style.cursor") != "crosshair":
             if time.monotonic() > deadline:
                 raise AssertionError(f"The canvas did not switch to drawing mode in {CANVAS_READY_TIMEOUT_S} s. "
                                      f"Canvases on the page: {self.page.evaluate(_CANVASES)}")
-            wiggle = 1 - wiggle
-            self.page.mouse.move(middle_x + wiggle, middle_y)
+            # Where the canvas is now (the page may still be laying out around it), in its middle:
+            # another element of the page can cover its corners.
+            box = canvas.bounding_box()
+            if box is not None:
+                wiggle = 1 - wiggle
+                self.page.mouse.move(box["x"] + box["width"] / 2 + wiggle, box["y"] + box["height"] / 2)
             self.page.wait_for_timeout(50)  # a hover, then look again
 
     def draw(self, strokes: list[np.ndarray]) -> None:
