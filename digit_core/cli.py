@@ -50,9 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--patience", type=int, default=None, help="early-stopping patience; 0 disables")
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                        help="augment training images (default: the preset's)")
-    train.add_argument("--served-fraction", type=float, default=None,
-                       help="share of training images shown as the app's pipeline serves them, 0 to 1 "
-                            "(default: the preset's)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--subset", type=int, default=None, help="train on the first N training images only")
     train.add_argument("--extra-usps", action="store_true",
@@ -131,7 +128,7 @@ def _configs_from_args(args: argparse.Namespace) -> tuple[zoo.NetworkConfig, zoo
     training = zoo.with_overrides(
         entry.training, optimizer=args.optimizer, learning_rate=args.learning_rate, batch_size=args.batch_size,
         epochs=args.epochs, validation_split=args.validation_split, early_stopping_patience=args.patience,
-        augment=args.augment, served_fraction=args.served_fraction, seed=args.seed)
+        augment=args.augment, seed=args.seed)
     return network, training
 
 

@@ -89,14 +89,10 @@ def test_train_saves_a_run_and_a_model(isolated_dirs, tmp_path) -> None:
     assert ids == ["default", f"run:{summary['run_id']}"]
 
 
-@pytest.mark.parametrize("flag, value, message", [
-    ("--learning-rate", "-1", "Learning rate must be in (0, 10]"),
-    ("--served-fraction", "1.5", "Served fraction must be in [0, 1], got 1.5"),
-])
-def test_out_of_range_hyperparameter_is_a_clear_error(isolated_dirs, flag: str, value: str, message: str) -> None:
-    result = run_cli("train", "--preset", "tiny", flag, value, env_dirs=isolated_dirs)
+def test_out_of_range_hyperparameter_is_a_clear_error(isolated_dirs) -> None:
+    result = run_cli("train", "--preset", "tiny", "--learning-rate", "-1", env_dirs=isolated_dirs)
     assert result.returncode == 1
-    assert message in result.stderr and "Traceback" not in result.stderr
+    assert "Learning rate must be in (0, 10]" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_help_shows_defaults() -> None:
