@@ -3,10 +3,6 @@
 Each image gets a random affine warp (rotation, scale, shear, shift) and, sometimes, a thicker or
 thinner stroke. Everything runs in OpenCV on uint8 28×28 images: about 10 µs per image, so it costs a
 second or two per MNIST epoch on a CPU.
-
-``as_served`` remakes training images the way the app serves every image it reads (through
-``preprocess``), so that a network can be trained on what it will see: about 0.5 ms per image, half
-a minute for MNIST's training set, done once per training.
 """
 
 from __future__ import annotations
@@ -61,27 +57,3 @@ def augment_images(images: np.ndarray, rng: np.random.Generator,
             warped = thinned if thinned.sum() > 0.4 * warped.sum() else warped
         out[index] = warped
     return out
-
-
-def as_served(images: np.ndarray) -> np.ndarray:
-    """Each uint8 (28, 28) image as the serving pipeline remakes it, as uint8 (batch, 28, 28).
-
-    An image in which the pipeline finds no digit is kept as it is.
-    """
-    from digit_core.preprocess import preprocess
-
-    out = images.copy()
-    for index, image in enumerate(images):
-        served = preprocess(image, keep_steps=False)
-        if served.found:
-            out[index] = np.round(served.image * 255).astype(np.uint8)
-    return out
-
-
-def mix_in(images: np.ndarray, alternatives: np.ndarray, fraction: float,
-           rng: np.random.Generator) -> np.ndarray:
-    """``images`` with a random ``fraction`` of them replaced by the same rows of ``alternatives``."""
-    if fraction <= 0:
-        return images
-    chosen = rng.random(len(images)) < fraction
-    return np.where(chosen[:, None, None], alternatives, images)

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from digit_core import runs
-from digit_core.augment import augment_images, mix_in
+from digit_core.augment import augment_images
 from digit_core.data import normalize
 from digit_core.atomic import atomic_write_with
 
@@ -38,17 +38,12 @@ def save_model_atomic(model: keras.Model, path: Path) -> None:
 
 
 class AugmentedBatches(keras.utils.PyDataset):
-    """Shuffled batches, each randomly warped and re-stroked afresh (see ``digit_core.augment``).
-
-    With ``served`` (the images as the pipeline serves them, row for row), a random
-    ``served_fraction`` of each batch is drawn from those instead.
-    """
+    """Shuffled batches, each randomly warped and re-stroked afresh (see ``digit_core.augment``)."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, normalization: str,
-                 seed: int, served: np.ndarray | None = None, served_fraction: float = 0.0) -> None:
+                 seed: int) -> None:
         super().__init__()
         self.images, self.labels = images, labels
-        self.served, self.served_fraction = served, served_fraction if served is not None else 0.0
         self.batch_size, self.normalization = batch_size, normalization
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(images))
@@ -58,10 +53,7 @@ class AugmentedBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        originals = self.images[rows]
-        if self.served_fraction > 0:
-            originals = mix_in(originals, self.served[rows], self.served_fraction, self.rng)
-        batch = augment_images(originals, self.rng)
+        batch = augment_images(self.images[rows], self.rng)
         return prepare_images(batch, self.normalization), one_hot(self.labels[rows])
 
     def on_epoch_end(self) -> None:

@@ -18,7 +18,6 @@ import numpy as np
 
 from digit_core import runs, zoo
 from digit_core.atomic import atomic_write_json
-from digit_core.augment import as_served, mix_in
 
 EpochCallback = Callable[[int, dict[str, float]], None]  # (epoch index from 0, metrics)
 BatchCallback = Callable[[int, int, dict[str, float]], None]  # (batch index, batches per epoch, metrics)
@@ -97,13 +96,10 @@ def train(network: zoo.NetworkConfig, training: zoo.TrainConfig, x_train: np.nda
     if tensorboard and run_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
 
-    served = as_served(x_train) if training.served_fraction > 0 else None
     if training.augment:
         inputs = {"x": hooks.AugmentedBatches(x_train, y_train, training.batch_size, training.normalization,
-                                              training.seed, served, training.served_fraction)}
+                                              training.seed)}
     else:
-        if served is not None:  # without augmentation the choice is made once, not per epoch
-            x_train = mix_in(x_train, served, training.served_fraction, np.random.default_rng(training.seed))
         inputs = {"x": hooks.prepare_images(x_train, training.normalization), "y": hooks.one_hot(y_train),
                   "batch_size": training.batch_size, "shuffle": True}
     validation = None

@@ -102,9 +102,6 @@ class TrainConfig:
     lr_schedule: str = "constant"
     normalization: str = "scale"  # "scale" (x / 255) or "l2" (Keras' normalize, as one notebook did)
     seed: int = 0
-    # Share of the training images shown as the serving pipeline remakes them (re-cropped, re-stroked,
-    # re-centred by ``preprocess``), drawn afresh each epoch: the network learns what it will be served.
-    served_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         _require(self.optimizer in OPTIMIZERS,
@@ -125,8 +122,6 @@ class TrainConfig:
                  f"Unknown learning-rate schedule {self.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}.")
         _require(self.normalization in ("scale", "l2"),
                  f"Normalization must be 'scale' or 'l2', got {self.normalization!r}.")
-        _require(0.0 <= self.served_fraction <= 1.0,
-                 f"Served fraction must be in [0, 1], got {self.served_fraction}.")
 
 
 NetworkConfig = MLPConfig | CNNConfig
@@ -180,9 +175,8 @@ ZOO: dict[str, ZooEntry] = {
                            conv_dropout_rate=0.1, batch_norm=True),
                  TrainConfig(optimizer="adam", epochs=15, batch_size=128, learning_rate=0.003,
                              lr_schedule="one_cycle", augment=True, label_smoothing=0.05,
-                             validation_split=0.05, served_fraction=0.5),
-                 "Our best: batch-normalised CNN trained with augmentation, label smoothing and one-cycle, "
-                 "half of its images as the app's pipeline serves them."),
+                             validation_split=0.05),
+                 "Our best: batch-normalised CNN trained with augmentation, label smoothing and one-cycle."),
     )
 }
 

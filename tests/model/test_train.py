@@ -91,28 +91,6 @@ def test_augmented_training_runs_and_learns(small) -> None:
     assert result.history["val_accuracy"][-1] > 0.3
 
 
-@pytest.mark.parametrize("augment", [True, False])
-def test_training_partly_on_served_images_runs_and_learns(small, augment: bool) -> None:
-    x, y, x_val, y_val = small
-    training = zoo.with_overrides(TINY.training, epochs=2, augment=augment, served_fraction=0.5)
-    result = train(TINY.network, training, x, y, x_val, y_val)
-    assert result.history["val_accuracy"][-1] > 0.3
-
-
-def test_augmented_batches_draw_the_served_share_from_the_served_images(small) -> None:
-    from digit_core.keras_hooks import AugmentedBatches
-
-    x, y, _, _ = small
-    blank = np.zeros_like(x)  # stands in for the served view: any row drawn from it stays blank
-    all_served = AugmentedBatches(x, y, 200, "scale", seed=0, served=blank, served_fraction=1.0)
-    none_served = AugmentedBatches(x, y, 200, "scale", seed=0, served=blank, served_fraction=0.0)
-    half_served = AugmentedBatches(x, y, 600, "scale", seed=0, served=blank, served_fraction=0.5)
-    assert all_served[0][0].shape == (200, 28, 28, 1) and not all_served[0][0].any()
-    assert none_served[0][0].reshape(200, -1).max(axis=1).min() > 0
-    blank_rows = (half_served[0][0].reshape(600, -1).max(axis=1) == 0).mean()
-    assert 0.4 < blank_rows < 0.6
-
-
 @pytest.mark.parametrize("images, labels, message", [
     (np.zeros((10, 28, 27), np.uint8), np.zeros(10, np.uint8), "shape"),
     (np.zeros((10, 28, 28), np.uint8), np.zeros(9, np.uint8), "as many labels"),

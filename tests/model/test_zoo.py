@@ -65,7 +65,6 @@ def test_every_optimizer_is_available(optimizer: str) -> None:
     (lambda: zoo.TrainConfig(epochs=0), "Epochs"),
     (lambda: zoo.TrainConfig(validation_split=0.7), "Validation split"),
     (lambda: zoo.TrainConfig(early_stopping_patience=-1), "patience"),
-    (lambda: zoo.TrainConfig(served_fraction=1.5), r"Served fraction must be in \[0, 1\], got 1.5"),
     (lambda: zoo.MLPConfig(hidden_units=(0,)), "Hidden units"),
     (lambda: zoo.MLPConfig(dropout_rate=1.0), "Dropout"),
     (lambda: zoo.CNNConfig(blocks=((32,),), pool_after=(True, True)), "pool_after"),
