@@ -7,6 +7,10 @@ uploaded photos and the CLI all go through `preprocess`, so every caller sees th
     grey → ink map (digit light on dark, background removed) → keep the digit's strokes, drop
     specks → crop → (stroke width normalised) → 20×20 box → centred 28×28, float32 in [0, 1].
 
+An image that already is an MNIST digit (a clean 28×28 field, the digit spanning 20 px, centred by
+its mass; either polarity) skips the reshaping and is used as it is, so the network sees MNIST's own
+pixels exactly as in training.
+
 Finding the digit (up to the crop) lives in ``digit_core.locate``; this module shapes it.
 
 Stroke-width normalisation is on by default because it pays: with a CNN trained on plain MNIST,
@@ -44,6 +48,9 @@ WORK_SIDE = 80
 WORK_MARGIN = 12  # room around it for thickened strokes
 # A digit must be at least this many stroke widths across (a lone dot is not a digit).
 MIN_STROKES_ACROSS = 2.0
+# A 28×28 image counts as MNIST-shaped (and is used as it is) when its digit's span and centre of
+# mass are within this many pixels of MNIST's: 20 px, and the centre. All MNIST digits are.
+MNIST_FORM_TOLERANCE = 1
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,27 @@ def _shape_digit(crop: np.ndarray, normalize_stroke: bool, deskew: bool,
     return field_image
 
 
+def _mnist_form(ink: np.ndarray) -> np.ndarray | None:
+    """The ink as the model's input when it already is an MNIST digit, else None.
+
+    That is a clean 28×28 field (no ink but the digit's) whose digit spans MNIST's 20 px box and
+    has its centre of mass at the centre, as every MNIST image does. Such an image is used as it
+    is: cropping, re-stroking and re-centring it again would only blur what the network was
+    trained on (MNIST test read through the whole pipeline scored 0.15 points lower).
+    """
+    if ink.shape != (FIELD_SIZE, FIELD_SIZE) or ink.max() < locate.MIN_CONTRAST:
+        return None
+    rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    span = max(rows[-1] - rows[0], columns[-1] - columns[0]) + 1
+    if abs(span - BOX_SIZE) > MNIST_FORM_TOLERANCE:
+        return None
+    moments = cv2.moments(ink)
+    centre_x, centre_y = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
+    if max(abs(centre_x - CENTRE_OF_MASS), abs(centre_y - CENTRE_OF_MASS)) > MNIST_FORM_TOLERANCE:
+        return None
+    return ink.astype(np.float32) * (1 / float(ink.max()))
+
+
 def preprocess(image: np.ndarray, *, keep_steps: bool = True, normalize_stroke: bool = True,
                deskew: bool = False) -> Preprocessed:
     """Turn any digit image into the model's (28, 28) float32 input, the MNIST way.
@@ -211,6 +239,11 @@ def preprocess(image: np.ndarray, *, keep_steps: bool = True, normalize_stroke: 
         ink, noise_sigma = locate.ink_map(pixels)
         grey = locate.grey(pixels) if keep_steps else None
     steps = [("grey", grey), ("ink (digit light on dark)", ink)] if keep_steps else None
+    as_is = _mnist_form(ink)
+    if as_is is not None:
+        if steps is not None:
+            steps.append(("already MNIST-shaped: used as it is", as_is))
+        return Preprocessed(as_is, True, "", tuple(steps or ()))
     crop, message = locate.digit_crop(ink, noise_sigma)
     if crop is not None:
         if steps is not None:

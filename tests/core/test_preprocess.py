@@ -176,10 +176,30 @@ def test_mnist_form_input_passes_through_unchanged() -> None:
         assert _correlation(_found(once), once) > 0.95
 
 
-def test_real_mnist_digits_pass_through_nearly_unchanged(mnist) -> None:
-    digits = mnist.x_test[:200]
-    correlations = [_correlation(_found(digit), digit.astype(np.float32)) for digit in digits]
-    assert np.median(correlations) > 0.9
+def test_real_mnist_digits_are_used_exactly_as_they_are(mnist) -> None:
+    for digit in mnist.x_test[:300]:
+        expected = digit.astype(np.float32) / digit.max()
+        assert np.allclose(_found(digit), expected, atol=1e-6)
+        # Either polarity, and as an RGB image too: the same MNIST pixels.
+        assert np.allclose(_found(255 - digit), expected, atol=1e-6)
+        assert np.allclose(_found(np.repeat(digit[..., None], 3, axis=2)), expected, atol=1e-6)
+    names = [name for name, _ in preprocess(mnist.x_test[0]).steps]
+    assert names == ["grey", "ink (digit light on dark)", "already MNIST-shaped: used as it is"]
+
+
+def test_a_28_pixel_image_that_is_not_mnist_shaped_is_reshaped(mnist) -> None:
+    digit = mnist.x_test[0]
+    small_in_a_corner = np.zeros((28, 28), np.uint8)
+    small_in_a_corner[:14, :14] = cv2.resize(digit, (14, 14), interpolation=cv2.INTER_AREA)
+    noisy = np.clip(digit + np.random.default_rng(0).normal(0, 8, digit.shape), 0, 255).astype(np.uint8)
+    for image in (small_in_a_corner, noisy):
+        output = _found(image)
+        assert not np.allclose(output, image / image.max(), atol=0.05)
+        rows, columns = np.flatnonzero(output.max(axis=1) > 0.05), np.flatnonzero(output.max(axis=0) > 0.05)
+        assert 18 <= max(rows[-1] - rows[0], columns[-1] - columns[0]) + 1 <= 22
+        centre_x, centre_y = _centre_of_mass(output)
+        assert abs(centre_x - 14) < 0.6 and abs(centre_y - 14) < 0.6
+    assert _correlation(_found(small_in_a_corner), digit.astype(np.float32)) > 0.7
 
 
 def test_input_kinds_agree() -> None:
