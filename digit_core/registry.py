@@ -16,6 +16,7 @@ import functools
 import hashlib
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,7 @@ def save(model: Any, model_id: str, metadata: dict[str, Any], models_dir: Path |
     return _write_with_sidecar(path, lambda tmp: model.save(tmp), metadata)
 
 
-def _write_with_sidecar(path: Path, write_model: Any, metadata: dict[str, Any]) -> Path:
+def _write_with_sidecar(path: Path, write_model: Callable[[Path], Any], metadata: dict[str, Any]) -> Path:
     """Write a model file with ``write_model(tmp)`` and its sidecar, each atomically.
 
     The sidecar, carrying the new file's digest, goes into place just before the model does.
