@@ -133,3 +133,10 @@ def test_a_sidecar_without_a_digest_is_still_read(isolated_dirs) -> None:
     del metadata[registry.DIGEST_KEY]
     sidecar.write_text(json.dumps(metadata))
     assert registry.read_metadata("default")["name"] == "tiny"
+
+
+def test_the_shipped_model_and_its_sidecar_belong_together(shipped_model_path) -> None:
+    import hashlib
+
+    metadata = registry.metadata_beside(shipped_model_path)
+    assert metadata[registry.DIGEST_KEY] == hashlib.sha256(shipped_model_path.read_bytes()).hexdigest()
