@@ -17,7 +17,7 @@ from tests.e2e.driver import AppDriver
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CANVAS_SIDE = 280  # pages/draw.py draws a square canvas of this many CSS pixels
-DRAW_PAGE = ""  # the default page lives at the root URL ("/draw" is "Page not found")
+DRAW_PAGE = "draw"
 EMPTY_HINT = "The canvas is empty"
 
 

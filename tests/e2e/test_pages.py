@@ -3,6 +3,8 @@ address opens it directly (as a bookmark would), and a screenshot of each is kep
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -21,6 +23,9 @@ def page_problems(app: AppDriver) -> list[str]:
 
 def test_every_page_in_the_navigation_loads_without_an_exception_or_an_error(app: AppDriver) -> None:
     app.open("")
+    # The root address opens the first page, Draw, at its own address.
+    expect(app.page).to_have_url(re.compile(r"/draw$"))
+    expect(app.title()).to_have_text("Draw a digit")
     navigation = app.page.get_by_test_id("stSidebarNav")
     labels = app.navigation_labels()
     assert labels == PAGES, f"The navigation changed to {labels}: update PAGES here."

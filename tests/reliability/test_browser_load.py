@@ -30,8 +30,7 @@ SERVER_START_S = 120
 PAGE_TIMEOUT_MS = 180_000  # a page's first run imports TensorFlow on a machine that is also training
 SESSIONS = 5
 DIGITS = (0, 2, 3, 6, 8)  # drawn in one stroke each, so one mouse-up asks for one prediction
-# The Draw page is the default page, which Streamlit serves at "/" ("/draw" shows "Page not found").
-DRAW, TRAIN = "/", "/train"
+DRAW, TRAIN = "/draw", "/train"
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
