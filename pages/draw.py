@@ -18,6 +18,7 @@ def drawing_panel(model: Predictor | None) -> None:
         from streamlit_drawable_canvas import st_canvas  # only importable inside a running app
 
         brush_width = st.slider("Brush width", 6, 40, 20, key=app_state.BRUSH_WIDTH)
+        st.space("small")  # room for the canvas's toolbar, which floats above it on hover
         version = st.session_state.setdefault(app_state.CANVAS_VERSION, 0)
         # update_streamlit sends the drawing on mouse-up, so the model reads each finished stroke.
         canvas = st_canvas(stroke_width=brush_width, stroke_color="#000000", background_color="#ffffff",
