@@ -103,11 +103,13 @@ class Predictor:
 
 
 def _normalization_beside(path: Path) -> str:
-    from digit_core.registry import metadata_beside
+    from digit_core.registry import ModelLoadError, metadata_beside
 
     try:
         metadata = metadata_beside(path)
-    except (OSError, ValueError):
-        return "scale"
+    except (OSError, ValueError) as error:
+        # The app refuses such a model (the registry lists it as broken); the CLI does too, rather
+        # than guess how the network wants its pixels scaled.
+        raise ModelLoadError(f"Cannot use model {path.name}: its metadata is unreadable ({error})") from error
     training = metadata.get("training", {}) if isinstance(metadata, dict) else {}
     return str(training.get("normalization", "scale")) if isinstance(training, dict) else "scale"

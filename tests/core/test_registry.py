@@ -123,6 +123,11 @@ def test_a_save_cut_off_between_its_two_files_is_refused_not_misread(isolated_di
         registry.read_metadata("default")
     (entry,) = registry.list_models()
     assert "describes another version" in entry.broken
+    # The CLI's way in refuses it too, rather than guess the model's normalisation.
+    from digit_core.predict import Predictor
+
+    with pytest.raises(registry.ModelLoadError, match="metadata is unreadable.*describes another version"):
+        Predictor.from_file(models / "default.keras")
 
 
 def test_a_sidecar_without_a_digest_is_still_read(isolated_dirs) -> None:
