@@ -58,7 +58,7 @@ def digit_images(images: np.ndarray, captions: list[str], scale: int = 3) -> Non
     st.image([figures.enlarge(figures.to_uint8(image), scale) for image in images], caption=captions)
 
 
-def show_prediction(prediction: Prediction, key: str, show_steps: bool = True) -> None:
+def show_prediction(prediction: Prediction, show_steps: bool = True) -> None:
     """The model's answer: the digit, its confidence, all ten probabilities and how the input was prepared."""
     if not prediction.found:
         st.info(f"{prediction.preprocessed.message} Draw or upload a single digit.")

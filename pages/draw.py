@@ -32,7 +32,7 @@ def drawing_panel(model: Predictor | None) -> None:
         elif not strokes or canvas.image_data is None:
             st.info("The canvas is empty: draw a digit on it.")
         else:
-            show_prediction(model.predict_image(canvas.image_data, keep_steps=True), key="canvas")
+            show_prediction(model.predict_image(canvas.image_data, keep_steps=True))
 
 
 app_state.use_app_navigation()
@@ -50,7 +50,7 @@ with upload_tab:
                                type=list(ACCEPTED_EXTENSIONS), accept_multiple_files=True)
     if uploads and predictor is None:
         st.info("Pick a usable model above to read your images.")
-    for index, upload in enumerate(uploads if predictor is not None else []):
+    for upload in uploads if predictor is not None else []:
         with st.container(border=True):
             st.subheader(upload.name)
             try:
@@ -61,4 +61,4 @@ with upload_tab:
             picture_column, result_column = st.columns([1, 2])
             picture_column.image(image, caption="uploaded", width=160)
             with result_column:
-                show_prediction(predictor.predict_image(image, keep_steps=True), key=f"upload-{index}")
+                show_prediction(predictor.predict_image(image, keep_steps=True))

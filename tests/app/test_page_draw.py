@@ -74,12 +74,12 @@ def _render_prediction(probabilities: list[float] | None) -> None:
 
     if probabilities is None:
         prepared = Preprocessed(None, False, "No digit found: the image is blank.")
-        show_prediction(Prediction(None, 0.0, np.zeros(10, np.float32), prepared), key="test")
+        show_prediction(Prediction(None, 0.0, np.zeros(10, np.float32), prepared))
     else:
         values = np.asarray(probabilities, np.float32)
         steps = (("grey", np.zeros((50, 50), np.uint8)), ("centred 28×28", np.ones((28, 28), np.float32)))
         prepared = Preprocessed(np.ones((28, 28), np.float32), True, "", steps)
-        show_prediction(Prediction(int(values.argmax()), float(values.max()), values, prepared), key="test")
+        show_prediction(Prediction(int(values.argmax()), float(values.max()), values, prepared))
 
 
 @pytest.mark.parametrize("top, low_confidence", [(0.91, False), (0.40, True)])
