@@ -149,16 +149,23 @@ def _fit_box(work: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     return fine.astype(np.float32) * (1 / 255), box
 
 
+def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    """(x, y) of an image's centre of mass in pixel-index coordinates; its middle when it is blank."""
+    moments = cv2.moments(image)
+    if moments["m00"] <= 0:
+        height, width = image.shape
+        return (width - 1) / 2, (height - 1) / 2
+    return moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
+
+
 def _centre(fine_digit: np.ndarray) -> np.ndarray:
     """Place the digit in the 28×28 field with its centre of mass at MNIST's.
 
     The shift is chosen on the fine grid (a quarter pixel), then blocks are averaged: a digit
     moved by a fraction of a pixel comes out as if drawn there, without bilinear blur.
     """
-    moments = cv2.moments(fine_digit)
+    centre_x, centre_y = _centre_of_mass(fine_digit)
     height, width = fine_digit.shape
-    centre_x = moments["m10"] / moments["m00"] if moments["m00"] > 0 else (width - 1) / 2
-    centre_y = moments["m01"] / moments["m00"] if moments["m00"] > 0 else (height - 1) / 2
     # Output pixel i covers fine pixels SUBPIXELS·i … SUBPIXELS·i + SUBPIXELS − 1.
     target = SUBPIXELS * CENTRE_OF_MASS + (SUBPIXELS - 1) / 2
     left, top = int(round(target - centre_x)), int(round(target - centre_y))
@@ -205,12 +212,10 @@ def _mnist_form(ink: np.ndarray) -> np.ndarray | None:
     """
     if ink.shape != (FIELD_SIZE, FIELD_SIZE) or ink.max() < locate.MIN_CONTRAST:
         return None
-    rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    span = max(rows[-1] - rows[0], columns[-1] - columns[0]) + 1
-    if abs(span - BOX_SIZE) > MNIST_FORM_TOLERANCE:
+    _, _, width, height = cv2.boundingRect(ink)  # of every pixel with any ink
+    if abs(max(width, height) - BOX_SIZE) > MNIST_FORM_TOLERANCE:
         return None
-    moments = cv2.moments(ink)
-    centre_x, centre_y = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
+    centre_x, centre_y = _centre_of_mass(ink)
     if max(abs(centre_x - CENTRE_OF_MASS), abs(centre_y - CENTRE_OF_MASS)) > MNIST_FORM_TOLERANCE:
         return None
     return ink.astype(np.float32) * (1 / float(ink.max()))
