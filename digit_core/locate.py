@@ -141,7 +141,7 @@ def _colour_distance(pixels: np.ndarray, background: np.ndarray) -> np.ndarray:
 
 
 def _ink_on_uneven_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
-    """Ink for photos: subtract a smooth background estimate, then keep the ink's polarity."""
+    """Ink for photos: compare with a smooth background estimate, in the ink's polarity."""
     height, width = grey.shape
     small = shrink_by(grey, max(1, max(height, width) // 48))
     # A median over a third of the image ignores thin strokes but follows shadows and gradients.
@@ -158,23 +158,81 @@ def _ink_on_uneven_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     def signal(ink: np.ndarray) -> float:
         return float(np.maximum(ink[::2, ::2].astype(np.float32) - 3 * noise_sigma, 0).sum())
 
-    ink = darker if signal(darker) >= signal(lighter) else lighter
+    if signal(darker) < signal(lighter):
+        return cv2.GaussianBlur(lighter, (3, 3), 0), noise_sigma
+    # Paper reflects the light that falls on it and ink little of it, so dark ink's contrast
+    # follows the light: it is measured as a fraction of the paper's brightness (full light: 255).
+    ink = cv2.divide(darker, cv2.max(background, 1), scale=255)
+    noise_sigma *= 255 / max(1.0, float(np.median(background_small)))
     return cv2.GaussianBlur(ink, (3, 3), 0), noise_sigma
 
 
 def ink_map(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     """(ink, noise_sigma): ink is uint8, digit light on a background near 0."""
     border = _border(pixels)  # (N, C)
-    border_grey = border[:, 0] if pixels.shape[2] == 1 else border.astype(np.float32) @ _LUMINANCE
-    order = np.argsort(border_grey)
-    # Quartiles, so strokes touching the border (up to a quarter of it) are not unevenness.
-    low, high = border_grey[order[len(order) // 4]], border_grey[order[len(order) * 3 // 4]]
-    if high - low <= UNIFORM_BORDER_SPREAD:
-        # The border pixel of median brightness is the background colour; the interquartile range
-        # of Gaussian noise is 1.35 sigma.
-        background = border[order[len(order) // 2]]
-        return _colour_distance(pixels, background), float(high - low) / 1.35
+    background = _even_background(border, _luminance(border))
+    if background is None:
+        # A tightly cropped digit (a USPS-style scan) touches more than a quarter of the border, so
+        # the border is paper and ink rather than uneven paper. The border alone cannot tell that
+        # from a shadow across the paper; the whole image (about 4,096 pixels of it) can.
+        step = max(1, int(np.sqrt(pixels.shape[0] * pixels.shape[1] / 4096)))
+        sample = pixels[::step, ::step].reshape(-1, pixels.shape[2])
+        background = _even_background_beside_ink(sample, _luminance(sample))
+        if background is not None:
+            # The paper is even; the border's own paper, where there is some, is the closer match.
+            background = _even_background_beside_ink(border, _luminance(border)) or background
+    if background is not None:
+        colour, noise_sigma = background
+        return _colour_distance(pixels, colour), noise_sigma
     return _ink_on_uneven_background(grey(pixels))
+
+
+def _luminance(values: np.ndarray) -> np.ndarray:
+    """Grey levels (N,) of pixels (N, C)."""
+    if values.shape[1] == 1:
+        return values[:, 0].astype(np.float32)
+    return values.astype(np.float32) @ _LUMINANCE
+
+
+def _even_background(values: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """(colour of the median pixel, noise sigma) when the pixels are even, else None.
+
+    Quartiles, so strokes touching the border (up to a quarter of it) are not unevenness; the
+    interquartile range of Gaussian noise is 1.35 sigma.
+    """
+    order = np.argsort(levels)
+    low, high = levels[order[len(order) // 4]], levels[order[len(order) * 3 // 4]]
+    if high - low > UNIFORM_BORDER_SPREAD:
+        return None
+    return values[order[len(order) // 2]], float(high - low) / 1.35
+
+
+def _even_background_beside_ink(values: np.ndarray,
+                                levels: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """The even majority of an image's pixels when the rest is ink standing out from it, else None.
+
+    Otsu splits the grey levels in two; the larger side is the paper if it is even and the other
+    side differs from it by at least MIN_CONTRAST. Its evenness is judged on the half away from
+    the ink (twice the distance from its median to its outer quartile), since the strokes'
+    anti-aliased edges fall on the inner half. A shadow or a gradient across the paper leaves the
+    outer half uneven too, and falls through to the uneven-background path.
+    """
+    order = np.argsort(levels)
+    ascending = np.rint(levels[order]).astype(np.uint8)
+    otsu, _ = cv2.threshold(ascending[None, :], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    split = int(np.searchsorted(ascending, otsu, side="right"))  # [:split] is the dark side
+    if split in (0, len(order)):
+        return None
+    paper_is_light = len(order) - split >= split
+    paper, ink = (order[split:], order[:split]) if paper_is_light else (order[:split], order[split:])
+    median = float(levels[paper[len(paper) // 2]])
+    outer = float(levels[paper[len(paper) * 3 // 4] if paper_is_light else paper[len(paper) // 4]])
+    spread = 2 * abs(outer - median)
+    contrast = abs(float(np.median(levels[ink])) - median)
+    # Even enough: within the spread of an even border, or small beside the ink's contrast.
+    if contrast < MIN_CONTRAST or spread > max(UNIFORM_BORDER_SPREAD, contrast / 8):
+        return None
+    return values[paper[len(paper) // 2]], spread / 1.35
 
 
 def grey(pixels: np.ndarray) -> np.ndarray:

@@ -156,6 +156,50 @@ def test_noisy_photo_of_a_digit_is_read_like_a_clean_drawing(digit: int) -> None
     assert _correlation(output, clean) > 0.85
 
 
+def _scan(digit: int, side: int, margin: int, rng: np.random.Generator) -> np.ndarray:
+    """A USPS-style grey scan: a thick digit cropped to its box, `side` pixels high, dark on light,
+    with `margin` pixels of paper around it, slightly blurred and noisy."""
+    canvas = render_strokes(digit_styles(digit)[0], stroke_width=30)
+    ink = 255 - canvas[..., 0]
+    x, y, width, height = cv2.boundingRect(cv2.findNonZero(ink))
+    box = cv2.resize(ink[y:y + height, x:x + width], (max(1, round(side * width / height)), side),
+                     interpolation=cv2.INTER_AREA)
+    paper = cv2.copyMakeBorder(255 - box, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=255)
+    noisy = cv2.GaussianBlur(paper, (3, 3), 0.6) + rng.normal(0, 6, paper.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+# Not a 1: cropped tight, it is a bar with less paper than ink, which no pipeline can tell from
+# a light bar on dark paper.
+@pytest.mark.parametrize("side", [32, 48])
+@pytest.mark.parametrize("digit", [0, 2, 3, 4, 5, 6, 7, 8, 9])
+def test_tightly_cropped_scan_is_read_like_one_with_a_margin(digit: int, side: int) -> None:
+    # The digit touches the image's edges, often on more than a quarter of the border.
+    rng = np.random.default_rng(digit)
+    with_margin = _found(_scan(digit, side, side // 4, rng))
+    tight = _found(_scan(digit, side, 0, rng))
+    assert _correlation(tight, with_margin) > 0.9
+
+
+def _lit_from_the_right(image: np.ndarray, darkest: float) -> np.ndarray:
+    """The image under light falling off to `darkest` (a fraction) at its left edge."""
+    light = np.linspace(darkest, 1.0, image.shape[1], dtype=np.float32)[None, :]
+    return np.clip(image.astype(np.float32) * light, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("darkest", [0.55, 0.8])
+@pytest.mark.parametrize("digit", [0, 4, 7])
+def test_uneven_light_leaves_the_strokes_even(digit: int, darkest: float) -> None:
+    rng = np.random.default_rng(digit)
+    scan = _scan(digit, 48, 12, rng)
+    evenly_lit = _found(scan)
+    output = _found(_lit_from_the_right(scan, darkest))
+    assert _correlation(output, evenly_lit) > 0.95
+    # The strokes in the shade are as strong as those in the light.
+    left, right = output[:, :14], output[:, 14:]
+    assert left[left > 0.1].mean() == pytest.approx(right[right > 0.1].mean(), abs=0.1)
+
+
 def test_big_photo_is_shrunk_early_and_fast() -> None:
     rng = np.random.default_rng(7)
     # A 750×1000 photo with the digit in its upper middle, enlarged to 3000×4000 like a phone's.
