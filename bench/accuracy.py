@@ -6,6 +6,7 @@ Sets (none of them is used for training):
   mnist (raw)          MNIST test, fed to the network as is (the classic figure)
   mnist (pipeline)     MNIST test through preprocess() as if uploaded
   usps scans           USPS test as dark-on-light scans, digit heights 24/48/96 px, noise and blur
+  usps, conditions     the 48 px scans cropped tight, under uneven light, as JPEG; tight 16 px crops
   mnist as canvas      MNIST test digits re-drawn as 280×280 canvas drawings: varied size,
                        position, stroke width, slant and background
   drawn strokes        synthetic pen strokes of every digit style at varied size, position,
@@ -23,18 +24,38 @@ import cv2
 import numpy as np
 
 
-def usps_scans(images: np.ndarray, height: int, rng: np.random.Generator) -> list[np.ndarray]:
+def usps_scans(images: np.ndarray, height: int, rng: np.random.Generator,
+               margin: int | None = None) -> list[np.ndarray]:
     """USPS digits (16×16, light on dark) as grey dark-on-light scans with paper margin and noise."""
+    margin = max(2, height // 4) if margin is None else margin
     scans = []
     for image in images:
         paper = 255 - image
-        margin = max(2, height // 4)
         big = cv2.resize(paper, (height, height), interpolation=cv2.INTER_CUBIC)
         big = cv2.copyMakeBorder(big, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=255)
         big = cv2.GaussianBlur(big, (3, 3), 0.6)
         noisy = big.astype(np.float32) * rng.uniform(0.85, 1.0) + rng.normal(0, 6, big.shape)
         scans.append(np.clip(noisy, 0, 255).astype(np.uint8))
     return scans
+
+
+def scan_conditions(images: np.ndarray, rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
+    """The 48 px scans under harder conditions, and tight 16 px crops (USPS's own framing)."""
+
+    def lit_from_the_right(scan: np.ndarray) -> np.ndarray:
+        light = np.linspace(0.55, 1.0, scan.shape[1], dtype=np.float32)[None, :]
+        return (scan * light).astype(np.uint8)
+
+    def jpeg(scan: np.ndarray) -> np.ndarray:
+        encoded = cv2.imencode(".jpg", scan, [cv2.IMWRITE_JPEG_QUALITY, 40])[1]
+        return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+
+    return {
+        "tight crop (no margin), 48 px": usps_scans(images, 48, rng, margin=0),
+        "tight crop (no margin), 16 px": usps_scans(images, 16, rng, margin=0),
+        "light falling to 55%, 48 px": [lit_from_the_right(scan) for scan in usps_scans(images, 48, rng)],
+        "JPEG quality 40, 48 px": [jpeg(scan) for scan in usps_scans(images, 48, rng)],
+    }
 
 
 def mnist_canvases(images: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
@@ -97,7 +118,7 @@ def main() -> None:
 
     def report(name: str, accuracy: float, n: int, missing: int = 0, started: float = 0.0) -> None:
         extra = f", {missing} read as no digit" if missing else ""
-        print(f"{name:<28} {accuracy:8.2%}   (n={n}{extra}; {time.perf_counter() - started:.0f} s)")
+        print(f"{name:<44} {accuracy:8.2%}   (n={n}{extra}; {time.perf_counter() - started:.0f} s)")
 
     started = time.perf_counter()
     raw = (predictor.probabilities(mnist.x_test).argmax(1) == mnist.y_test).mean()
@@ -121,6 +142,12 @@ def main() -> None:
     canvases, labels = drawn_strokes(rng)
     accuracy, missing = accuracy_of(predictor, canvases, np.array(labels))
     report("drawn strokes", accuracy, len(labels), missing, started)
+
+    # Its own generator, so adding conditions leaves the sets above as they were.
+    for name, scans in scan_conditions(usps_images, np.random.default_rng(args.seed + 1)).items():
+        started = time.perf_counter()
+        accuracy, missing = accuracy_of(predictor, scans, usps_labels)
+        report(f"usps, {name}", accuracy, len(usps_labels), missing, started)
 
 
 if __name__ == "__main__":
