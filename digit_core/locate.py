@@ -26,6 +26,14 @@ NEAR_FRACTION = 0.25
 # A digit's longer side must be at least this fraction of the image's longer side (and 4 px).
 MIN_DIGIT_FRACTION = 0.03
 MIN_DIGIT_PIXELS = 4
+# A thin straight run of ink across this fraction of the image is a ruled line, unless the rest of
+# the ink comes within RULED_LINE_GAP of the image's edge at either of its ends (a tight crop's bar).
+RULED_LINE_FRACTION = 0.9
+RULED_LINE_GAP = 0.05
+RULED_LINE_THICKNESS = 0.06
+# An image with a shorter side under this is a crop of one digit rather than a piece of a page:
+# too small for a shadow or a ruled line to cross it.
+MIN_PAGE_SIDE = 32
 
 _LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as OpenCV uses
 
@@ -177,10 +185,12 @@ def ink_map(pixels: np.ndarray) -> tuple[np.ndarray, float]:
         # from a shadow across the paper; the whole image (about 4,096 pixels of it) can.
         step = max(1, int(np.sqrt(pixels.shape[0] * pixels.shape[1] / 4096)))
         sample = pixels[::step, ::step].reshape(-1, pixels.shape[2])
-        background = _even_background_beside_ink(sample, _luminance(sample))
+        border_levels = _luminance(border)
+        background = _even_background_beside_ink(sample, _luminance(sample), border_levels,
+                                                  any_spread=min(pixels.shape[:2]) < MIN_PAGE_SIDE)
         if background is not None:
             # The paper is even; the border's own paper, where there is some, is the closer match.
-            background = _even_background_beside_ink(border, _luminance(border)) or background
+            background = _even_background_beside_ink(border, border_levels, border_levels) or background
     if background is not None:
         colour, noise_sigma = background
         return _colour_distance(pixels, colour), noise_sigma
@@ -207,15 +217,17 @@ def _even_background(values: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray
     return values[order[len(order) // 2]], float(high - low) / 1.35
 
 
-def _even_background_beside_ink(values: np.ndarray,
-                                levels: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """The even majority of an image's pixels when the rest is ink standing out from it, else None.
+def _even_background_beside_ink(values: np.ndarray, levels: np.ndarray, border_levels: np.ndarray,
+                                any_spread: bool = False) -> tuple[np.ndarray, float] | None:
+    """The even paper among an image's pixels when the rest is ink standing out from it, else None.
 
-    Otsu splits the grey levels in two; the larger side is the paper if it is even and the other
-    side differs from it by at least MIN_CONTRAST. Its evenness is judged on the half away from
-    the ink (twice the distance from its median to its outer quartile), since the strokes'
-    anti-aliased edges fall on the inner half. A shadow or a gradient across the paper leaves the
-    outer half uneven too, and falls through to the uneven-background path.
+    Otsu splits the grey levels in two; the side most of the border falls on is the paper (a
+    small, thick digit can cover half the image, but not half its frame). It is the paper if it
+    is even and the other side differs from it by at least MIN_CONTRAST. Its evenness is judged
+    on the half away from the ink (twice the distance from its median to its outer quartile),
+    since the strokes' anti-aliased edges fall on the inner half. A shadow or a gradient across
+    the paper leaves the outer half uneven too, and falls through to the uneven-background path.
+    ``any_spread`` waives evenness, for images too small for the light to vary across them.
     """
     order = np.argsort(levels)
     ascending = np.rint(levels[order]).astype(np.uint8)
@@ -223,14 +235,14 @@ def _even_background_beside_ink(values: np.ndarray,
     split = int(np.searchsorted(ascending, otsu, side="right"))  # [:split] is the dark side
     if split in (0, len(order)):
         return None
-    paper_is_light = len(order) - split >= split
+    paper_is_light = 2 * np.count_nonzero(border_levels > otsu) >= len(border_levels)
     paper, ink = (order[split:], order[:split]) if paper_is_light else (order[:split], order[split:])
     median = float(levels[paper[len(paper) // 2]])
     outer = float(levels[paper[len(paper) * 3 // 4] if paper_is_light else paper[len(paper) // 4]])
     spread = 2 * abs(outer - median)
     contrast = abs(float(np.median(levels[ink])) - median)
     # Even enough: within the spread of an even border, or small beside the ink's contrast.
-    if contrast < MIN_CONTRAST or spread > max(UNIFORM_BORDER_SPREAD, contrast / 8):
+    if contrast < MIN_CONTRAST or (spread > max(UNIFORM_BORDER_SPREAD, contrast / 8) and not any_spread):
         return None
     return values[paper[len(paper) // 2]], spread / 1.35
 
@@ -273,6 +285,41 @@ def _keep_digit_parts(mask: np.ndarray) -> tuple[list[np.ndarray], int, tuple[in
     return kept, len(contours), box
 
 
+def _ruled_lines(mask: np.ndarray) -> np.ndarray | None:
+    """The ruled lines in a binary mask (0/1), widened by a pixel, or None when there are none.
+
+    A ruled line is a thin band (RULED_LINE_THICKNESS of the image at most) running straight
+    across RULED_LINE_FRACTION of it, past the rest of the ink at both ends. A digit's own stroke
+    can run as far in an image cropped tight to it, but it is thicker, or the rest of the digit
+    reaches an end.
+    """
+    height, width = mask.shape
+    lines = np.zeros_like(mask)
+    for along, kernel in ((1, (1, max(1, int(RULED_LINE_FRACTION * width)))),
+                          (0, (max(1, int(RULED_LINE_FRACTION * height)), 1))):
+        if cv2.reduce(mask, along, cv2.REDUCE_SUM, dtype=cv2.CV_32S).max() < max(kernel):
+            continue  # no row (column) has enough ink for a line: the usual case, and fast
+        runs = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones(kernel, np.uint8))
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+        thickness = stats[1:, cv2.CC_STAT_HEIGHT if along == 1 else cv2.CC_STAT_WIDTH]
+        across = height if along == 1 else width
+        thin = 1 + np.flatnonzero(thickness <= max(1.0, RULED_LINE_THICKNESS * across))
+        if thin.size == 0:
+            continue
+        found = cv2.dilate(np.isin(labels, thin).astype(np.uint8), np.ones((3, 3), np.uint8))
+        rest = cv2.bitwise_and(mask, 1 - found)
+        extent = np.flatnonzero(rest.any(axis=1 - along))
+        length = mask.shape[along]
+        gap = max(1, round(RULED_LINE_GAP * length))
+        if extent.size and extent[0] >= gap and extent[-1] < length - gap:
+            # Where a stroke crosses the line, ink on both sides of it, the stroke goes on.
+            band = int(thickness[thin - 1].max()) + 3
+            bridge = cv2.morphologyEx(rest, cv2.MORPH_CLOSE,
+                                      np.ones((band, 1) if along == 1 else (1, band), np.uint8))
+            lines = cv2.bitwise_or(lines, cv2.bitwise_and(found, 1 - bridge))
+    return lines if lines.any() else None
+
+
 def digit_crop(ink: np.ndarray, noise_sigma: float) -> tuple[np.ndarray | None, str]:
     """The digit's ink cropped to its box, uint8 with 255 = full stroke, or (None, why not).
 
@@ -300,6 +347,12 @@ def digit_crop(ink: np.ndarray, noise_sigma: float) -> tuple[np.ndarray | None, 
     factor = int(np.ceil(max(height, width) / DETECT_SIDE))
     _, mask = cv2.threshold(shrink_by(mask, factor, cv2.BORDER_CONSTANT), 0, 1,
                             cv2.THRESH_BINARY)
+    lines = _ruled_lines(mask) if min(height, width) >= MIN_PAGE_SIDE else None
+    if lines is not None:
+        mask = cv2.bitwise_and(mask, 1 - lines)
+        line_pixels = cv2.resize(lines, (lines.shape[1] * factor, lines.shape[0] * factor),
+                                 interpolation=cv2.INTER_NEAREST)[:height, :width]
+        ink = cv2.multiply(ink, 1 - line_pixels)
     kept, part_count, (x0, y0, x1, y1) = _keep_digit_parts(mask)
     if not kept:
         return None, empty

@@ -21,6 +21,8 @@ VARIANTS = {
     "large": dict(scale=0.85, stroke_width=22),
     "thick brush": dict(stroke_width=40),
     "thin brush": dict(stroke_width=5),
+    # Edge to edge with a thin brush: the strokes are long and thin, but not ruled lines.
+    "whole canvas, thin brush": dict(scale=0.98, stroke_width=5),
     "small, fat brush": dict(scale=0.3, stroke_width=18, center=(0.3, 0.7)),
     "white on black": dict(background="black", ink=(255, 255, 255)),
     "blue on transparent": dict(background="transparent", ink=(20, 60, 230)),
@@ -199,6 +201,18 @@ def test_uneven_light_leaves_the_strokes_even(digit: int, darkest: float) -> Non
     left, right = output[:, :14], output[:, 14:]
     assert left[left > 0.1].mean() == pytest.approx(right[right > 0.1].mean(), abs=0.1)
 
+
+@pytest.mark.parametrize("through", [False, True])
+@pytest.mark.parametrize("digit", [1, 4, 7])
+def test_ruled_line_under_or_through_the_digit_is_left_out(digit: int, through: bool) -> None:
+    rng = np.random.default_rng(digit)
+    scan = _scan(digit, 48, 16, rng)  # 80 px high
+    plain = _found(scan)
+    ruled = scan.copy()
+    row = 40 if through else 64  # across the digit's middle, or along its foot
+    ruled[row:row + 2, :] = 110
+    output = _found(ruled)
+    assert _correlation(output, plain) > 0.9
 
 def test_big_photo_is_shrunk_early_and_fast() -> None:
     rng = np.random.default_rng(7)
