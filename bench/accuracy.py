@@ -6,7 +6,8 @@ Sets (none of them is used for training):
   mnist (raw)          MNIST test, fed to the network as is (the classic figure)
   mnist (pipeline)     MNIST test through preprocess() as if uploaded
   usps scans           USPS test as dark-on-light scans, digit heights 24/48/96 px, noise and blur
-  usps, conditions     the 48 px scans cropped tight, under uneven light, as JPEG; tight 16 px crops
+  usps, conditions     the 48 px scans cropped tight, under uneven light, as JPEG, on ruled paper;
+                       tight 16 px crops
   mnist as canvas      MNIST test digits re-drawn as 280×280 canvas drawings: varied size,
                        position, stroke width, slant and background
   drawn strokes        synthetic pen strokes of every digit style at varied size, position,
@@ -50,11 +51,17 @@ def scan_conditions(images: np.ndarray, rng: np.random.Generator) -> dict[str, l
         encoded = cv2.imencode(".jpg", scan, [cv2.IMWRITE_JPEG_QUALITY, 40])[1]
         return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
 
+    def ruled(scan: np.ndarray) -> np.ndarray:
+        lined = scan.copy()
+        lined[60:62, :] = 110  # a grey 2 px line along the digit's foot (the digit spans rows 12-59)
+        return lined
+
     return {
         "tight crop (no margin), 48 px": usps_scans(images, 48, rng, margin=0),
         "tight crop (no margin), 16 px": usps_scans(images, 16, rng, margin=0),
         "light falling to 55%, 48 px": [lit_from_the_right(scan) for scan in usps_scans(images, 48, rng)],
         "JPEG quality 40, 48 px": [jpeg(scan) for scan in usps_scans(images, 48, rng)],
+        "ruled line along the foot, 48 px": [ruled(scan) for scan in usps_scans(images, 48, rng)],
     }
 
 
