@@ -178,14 +178,14 @@ def _ink_on_uneven_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
 def ink_map(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     """(ink, noise_sigma): ink is uint8, digit light on a background near 0."""
     border = _border(pixels)  # (N, C)
-    background = _even_background(border, _luminance(border))
+    border_levels = _luminance(border)
+    background = _even_background(border, border_levels)
     if background is None:
         # A tightly cropped digit (a USPS-style scan) touches more than a quarter of the border, so
         # the border is paper and ink rather than uneven paper. The border alone cannot tell that
         # from a shadow across the paper; the whole image (about 4,096 pixels of it) can.
         step = max(1, int(np.sqrt(pixels.shape[0] * pixels.shape[1] / 4096)))
         sample = pixels[::step, ::step].reshape(-1, pixels.shape[2])
-        border_levels = _luminance(border)
         background = _even_background_beside_ink(sample, _luminance(sample), border_levels,
                                                   any_spread=min(pixels.shape[:2]) < MIN_PAGE_SIDE)
         if background is not None:
