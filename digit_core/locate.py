@@ -26,8 +26,9 @@ NEAR_FRACTION = 0.25
 # A digit's longer side must be at least this fraction of the image's longer side (and 4 px).
 MIN_DIGIT_FRACTION = 0.03
 MIN_DIGIT_PIXELS = 4
-# A thin straight run of ink across this fraction of the image is a ruled line, unless the rest of
-# the ink comes within RULED_LINE_GAP of the image's edge at either of its ends (a tight crop's bar).
+# A thin straight run of ink across this fraction of the image, from within RULED_LINE_GAP of one
+# edge to the other, is a ruled line, unless the rest of the ink comes as near an edge at either
+# of its ends (a tight crop's bar).
 RULED_LINE_FRACTION = 0.9
 RULED_LINE_GAP = 0.05
 RULED_LINE_THICKNESS = 0.06
@@ -289,9 +290,9 @@ def _ruled_lines(mask: np.ndarray) -> np.ndarray | None:
     """The ruled lines in a binary mask (0/1), widened by a pixel, or None when there are none.
 
     A ruled line is a thin band (RULED_LINE_THICKNESS of the image at most) running straight
-    across RULED_LINE_FRACTION of it, past the rest of the ink at both ends. A digit's own stroke
-    can run as far in an image cropped tight to it, but it is thicker, or the rest of the digit
-    reaches an end.
+    across the image from edge to edge (within RULED_LINE_GAP), past the rest of the ink at both
+    ends. A digit's own stroke can run as far in an image cropped tight to it, but it is thicker,
+    or the rest of the digit reaches an end.
     """
     height, width = mask.shape
     lines = np.zeros_like(mask)
@@ -302,15 +303,18 @@ def _ruled_lines(mask: np.ndarray) -> np.ndarray | None:
         runs = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones(kernel, np.uint8))
         _, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
         thickness = stats[1:, cv2.CC_STAT_HEIGHT if along == 1 else cv2.CC_STAT_WIDTH]
-        across = height if along == 1 else width
-        thin = 1 + np.flatnonzero(thickness <= max(1.0, RULED_LINE_THICKNESS * across))
+        start = stats[1:, cv2.CC_STAT_LEFT if along == 1 else cv2.CC_STAT_TOP]
+        end = start + stats[1:, cv2.CC_STAT_WIDTH if along == 1 else cv2.CC_STAT_HEIGHT]
+        across, length = mask.shape[1 - along], mask.shape[along]
+        gap = max(1, round(RULED_LINE_GAP * length))
+        # Printed across the page, a ruled line runs from edge to edge; a pen's bar seldom does.
+        thin = 1 + np.flatnonzero((thickness <= max(1.0, RULED_LINE_THICKNESS * across))
+                                  & (start < gap) & (end > length - gap))
         if thin.size == 0:
             continue
         found = cv2.dilate(np.isin(labels, thin).astype(np.uint8), np.ones((3, 3), np.uint8))
         rest = cv2.bitwise_and(mask, 1 - found)
         extent = np.flatnonzero(rest.any(axis=1 - along))
-        length = mask.shape[along]
-        gap = max(1, round(RULED_LINE_GAP * length))
         if extent.size and extent[0] >= gap and extent[-1] < length - gap:
             # Where a stroke crosses the line, ink on both sides of it, the stroke goes on.
             band = int(thickness[thin - 1].max()) + 3
