@@ -11,7 +11,8 @@ An image that already is an MNIST digit (a clean 28×28 field, the digit spannin
 its mass; either polarity) skips the reshaping and is used as it is, so the network sees MNIST's own
 pixels exactly as in training.
 
-Finding the digit (up to the crop) lives in ``digit_core.locate``; this module shapes it.
+Finding the digit lives in ``digit_core.locate`` (the ink map) and ``digit_core.crop`` (the crop);
+this module shapes it.
 
 Stroke-width normalisation is on by default because it pays: with a CNN trained on plain MNIST,
 MNIST test digits redrawn as 280 px canvases with brushes from thin to fat were read 90.8% right
@@ -27,7 +28,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from digit_core import locate
+from digit_core import crop, locate
 
 FIELD_SIZE = 28  # MNIST's image side.
 BOX_SIZE = 20  # MNIST fits each digit into a 20×20 box inside the field.
@@ -176,10 +177,10 @@ def _centre(fine_digit: np.ndarray) -> np.ndarray:
     return locate.shrink_by(padded[pad:pad + field_side, pad:pad + field_side], SUBPIXELS)
 
 
-def _shape_digit(crop: np.ndarray, normalize_stroke: bool, deskew: bool,
+def _shape_digit(cropped: np.ndarray, normalize_stroke: bool, deskew: bool,
                  steps: list[tuple[str, np.ndarray]] | None) -> np.ndarray | None:
     """Cropped ink → centred (28, 28) float32; None when it is a dot or blob, not a digit."""
-    work = locate.resize_longest(crop, WORK_SIDE)
+    work = locate.resize_longest(cropped, WORK_SIDE)
     # A margin gives thickened strokes and sheared rows room.
     work = cv2.copyMakeBorder(work, *(WORK_MARGIN,) * 4, cv2.BORDER_CONSTANT, value=0)
     ink_mask, inside, stroke_width = _stroke_width(work)
@@ -249,11 +250,11 @@ def preprocess(image: np.ndarray, *, keep_steps: bool = True, normalize_stroke: 
         if steps is not None:
             steps.append(("already MNIST-shaped: used as it is", as_is))
         return Preprocessed(as_is, True, "", tuple(steps or ()))
-    crop, message = locate.digit_crop(ink, noise_sigma)
-    if crop is not None:
+    cropped, message = crop.digit_crop(ink, noise_sigma)
+    if cropped is not None:
         if steps is not None:
-            steps.append(("cropped", crop))
-        field_image = _shape_digit(crop, normalize_stroke, deskew, steps)
+            steps.append(("cropped", cropped))
+        field_image = _shape_digit(cropped, normalize_stroke, deskew, steps)
         if field_image is not None:
             return Preprocessed(field_image, True, "", tuple(steps or ()))
         message = ("No digit found: only a dot or a blob. Draw the digit larger or with a "
