@@ -99,6 +99,13 @@ def _ruled_lines(mask: np.ndarray) -> np.ndarray | None:
     return lines if lines.any() else None
 
 
+def _enlarge(mask: np.ndarray, factor: int, shape: tuple[int, ...]) -> np.ndarray:
+    """A detection-scale mask at full resolution (each pixel a factor × factor block), cut to shape."""
+    enlarged = cv2.resize(mask, (mask.shape[1] * factor, mask.shape[0] * factor),
+                          interpolation=cv2.INTER_NEAREST)
+    return enlarged[:shape[0], :shape[1]]
+
+
 def digit_crop(ink: np.ndarray, noise_sigma: float) -> tuple[np.ndarray | None, str]:
     """The digit's ink cropped to its box, uint8 with 255 = full stroke, or (None, why not).
 
@@ -129,9 +136,6 @@ def digit_crop(ink: np.ndarray, noise_sigma: float) -> tuple[np.ndarray | None, 
     lines = _ruled_lines(mask) if min(height, width) >= MIN_PAGE_SIDE else None
     if lines is not None:
         mask = cv2.bitwise_and(mask, 1 - lines)
-        line_pixels = cv2.resize(lines, (lines.shape[1] * factor, lines.shape[0] * factor),
-                                 interpolation=cv2.INTER_NEAREST)[:height, :width]
-        ink = cv2.multiply(ink, 1 - line_pixels)
     kept, part_count, (x0, y0, x1, y1) = _keep_digit_parts(mask)
     if not kept:
         return None, empty
@@ -143,6 +147,8 @@ def digit_crop(ink: np.ndarray, noise_sigma: float) -> tuple[np.ndarray | None, 
     left, top = x0 * factor, y0 * factor
     right, bottom = min(width, x1 * factor), min(height, y1 * factor)
     ink_crop = ink[top:bottom, left:right]
+    if lines is not None:
+        ink_crop = cv2.multiply(ink_crop, _enlarge(1 - lines[y0:y1, x0:x1], factor, ink_crop.shape))
     _, strokes = cv2.threshold(ink_crop, threshold, 1, cv2.THRESH_BINARY)
     if len(kept) < part_count:
         # Blank out the dropped specks: keep only pixels near the kept parts (outlines filled,
@@ -150,8 +156,7 @@ def digit_crop(ink: np.ndarray, noise_sigma: float) -> tuple[np.ndarray | None, 
         region = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.drawContours(region, kept, -1, 1, thickness=-1, offset=(-x0, -y0))
         region = cv2.dilate(cv2.bitwise_and(region, mask[y0:y1, x0:x1]), np.ones((3, 3), np.uint8))
-        region = cv2.resize(region, (region.shape[1] * factor, region.shape[0] * factor),
-                            interpolation=cv2.INTER_NEAREST)[:bottom - top, :right - left]
+        region = _enlarge(region, factor, ink_crop.shape)
         ink_crop = cv2.multiply(ink_crop, region)
         strokes = cv2.bitwise_and(strokes, region)
     # Strokes saturate like MNIST's: the typical strong stroke level becomes full ink (255).
