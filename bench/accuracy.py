@@ -42,10 +42,7 @@ def usps_scans(images: np.ndarray, height: int, rng: np.random.Generator,
 
 def scan_conditions(images: np.ndarray, rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
     """The 48 px scans under harder conditions, and tight 16 px crops (USPS's own framing)."""
-
-    def lit_from_the_right(scan: np.ndarray) -> np.ndarray:
-        light = np.linspace(0.55, 1.0, scan.shape[1], dtype=np.float32)[None, :]
-        return (scan * light).astype(np.uint8)
+    from digit_core.synthetic import lit_from_the_right
 
     def jpeg(scan: np.ndarray) -> np.ndarray:
         encoded = cv2.imencode(".jpg", scan, [cv2.IMWRITE_JPEG_QUALITY, 40])[1]
@@ -59,7 +56,7 @@ def scan_conditions(images: np.ndarray, rng: np.random.Generator) -> dict[str, l
     return {
         "tight crop (no margin), 48 px": usps_scans(images, 48, rng, margin=0),
         "tight crop (no margin), 16 px": usps_scans(images, 16, rng, margin=0),
-        "light falling to 55%, 48 px": [lit_from_the_right(scan) for scan in usps_scans(images, 48, rng)],
+        "light falling to 55%, 48 px": [lit_from_the_right(scan, 0.55) for scan in usps_scans(images, 48, rng)],
         "JPEG quality 40, 48 px": [jpeg(scan) for scan in usps_scans(images, 48, rng)],
         "ruled line along the foot, 48 px": [ruled(scan) for scan in usps_scans(images, 48, rng)],
     }

@@ -1,4 +1,5 @@
-"""Synthetic handwriting: digits drawn as strokes on a canvas, and MNIST digits redrawn as canvases.
+"""Synthetic handwriting: digits drawn as strokes on a canvas, MNIST digits redrawn as canvases,
+and pages under uneven light.
 
 Tests, benchmarks and demos use these instead of data files. Strokes live in a unit box
 [0, 1]² with y pointing down, like a browser canvas, and are drawn the way a browser draws a
@@ -250,3 +251,12 @@ def mnist_as_canvas(digit28: np.ndarray, *, canvas_size: int = 280, scale: float
     placed = cv2.warpAffine(coverage, matrix, (canvas_size, canvas_size), flags=cv2.INTER_LINEAR,
                             borderValue=0.0)
     return _compose(np.rint(np.clip(placed, 0, 1) * 255).astype(np.uint8), background, ink)
+
+
+def lit_from_the_right(image: np.ndarray, darkest: float) -> np.ndarray:
+    """A uint8 image under light falling off from full at its right edge to `darkest` (a fraction)
+    at its left, as a page photographed beside a window."""
+    light = np.linspace(darkest, 1.0, image.shape[1], dtype=np.float32)[None, :]
+    if image.ndim == 3:
+        light = light[..., None]
+    return np.clip(image.astype(np.float32) * light, 0, 255).astype(np.uint8)

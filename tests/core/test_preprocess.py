@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from digit_core.preprocess import Preprocessed, preprocess, preprocess_batch
-from digit_core.synthetic import digit_styles, render_strokes
+from digit_core.synthetic import digit_styles, lit_from_the_right, render_strokes
 
 ALL_STYLES = [(digit, index) for digit in range(10) for index in range(len(digit_styles(digit)))]
 
@@ -183,19 +183,13 @@ def test_tightly_cropped_scan_is_read_like_one_with_a_margin(digit: int, side: i
     assert _correlation(tight, with_margin) > 0.9
 
 
-def _lit_from_the_right(image: np.ndarray, darkest: float) -> np.ndarray:
-    """The image under light falling off to `darkest` (a fraction) at its left edge."""
-    light = np.linspace(darkest, 1.0, image.shape[1], dtype=np.float32)[None, :]
-    return np.clip(image.astype(np.float32) * light, 0, 255).astype(np.uint8)
-
-
 @pytest.mark.parametrize("darkest", [0.55, 0.8])
 @pytest.mark.parametrize("digit", [0, 4, 7])
 def test_uneven_light_leaves_the_strokes_even(digit: int, darkest: float) -> None:
     rng = np.random.default_rng(digit)
     scan = _scan(digit, 48, 12, rng)
     evenly_lit = _found(scan)
-    output = _found(_lit_from_the_right(scan, darkest))
+    output = _found(lit_from_the_right(scan, darkest))
     assert _correlation(output, evenly_lit) > 0.95
     # The strokes in the shade are as strong as those in the light.
     left, right = output[:, :14], output[:, 14:]

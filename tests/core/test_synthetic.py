@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digit_core.synthetic import (DIGIT_STROKES, digit_styles, mnist_as_canvas, render_strokes,
-                                  stroke_points_on_canvas)
+from digit_core.synthetic import (DIGIT_STROKES, digit_styles, lit_from_the_right, mnist_as_canvas,
+                                  render_strokes, stroke_points_on_canvas)
 
 
 def _ink_mask(canvas: np.ndarray) -> np.ndarray:
@@ -111,3 +111,11 @@ def test_mnist_as_canvas_redraws_a_digit() -> None:
         ink.sum(), rel=0.02)
     with pytest.raises(ValueError, match="28, 28"):
         mnist_as_canvas(np.zeros((20, 20), np.uint8))
+
+
+def test_light_falls_off_from_right_to_left() -> None:
+    page = np.full((4, 11, 3), 200, np.uint8)
+    lit = lit_from_the_right(page, 0.5)
+    assert lit.shape == page.shape and lit.dtype == np.uint8
+    assert lit[0, 0].tolist() == [100, 100, 100] and lit[0, -1].tolist() == [200, 200, 200]
+    assert (np.diff(lit[..., 0].astype(int), axis=1) >= 0).all()  # brighter towards the right
