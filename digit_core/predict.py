@@ -67,7 +67,9 @@ class Predictor:
         from digit_core.registry import load_keras_model
 
         path = Path(path)
-        return cls(load_keras_model(path), normalization or _normalization_beside(path))
+        # The metadata first: a model whose sidecar is unreadable is refused before the network loads.
+        normalization = normalization or _normalization_beside(path)
+        return cls(load_keras_model(path), normalization)
 
     @classmethod
     def from_registry(cls, model_id: str) -> "Predictor":
