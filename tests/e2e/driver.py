@@ -28,12 +28,16 @@ CHARTS_TIMEOUT_MS = 10_000
 _SCRIPT_IDLE = "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
 # Sets window.__e2eRunFinished once the next script run has started and finished. Installed just before
 # an action that triggers a run (a widget change, a mouse-up on the canvas), so it cannot see an older run.
+# It also logs each state change with its time since the watch began, for the message when no run comes.
 _WATCH_NEXT_RUN = """() => {
     window.__e2eRunFinished = false;
     const app = document.querySelector('[data-testid="stApp"]');
+    const began = performance.now();
+    window.__e2eRunLog = [`watching from ${app.dataset.testScriptState}`];
     let started = false;
     const observer = new MutationObserver(() => {
         const state = app.dataset.testScriptState;
+        window.__e2eRunLog.push(`${Math.round(performance.now() - began)} ms: ${state}`);
         if (state !== 'notRunning') {
             started = true;
         } else if (started) {
@@ -100,11 +104,20 @@ class AppDriver:
     def expect_rerun(self, timeout_ms: float = PAGE_TIMEOUT_MS) -> Iterator[None]:
         """Around an action that reruns the script (a widget change): wait until that run has finished.
 
-        Waiting for "idle" right after the action could see the moment before the run starts.
+        Waiting for "idle" right after the action could see the moment before the run starts. The
+        action waits for any run still in progress: a run's end re-renders the widgets (a half-typed
+        value can be lost), and a rerun asked for during a run restarts that run without ever
+        showing "not running" in between, so the watch would never see its own run begin.
         """
+        self.wait_until_idle(timeout_ms)
         self.page.evaluate(_WATCH_NEXT_RUN)
         yield
-        self.page.wait_for_function(_RUN_FINISHED, timeout=timeout_ms)
+        try:
+            self.page.wait_for_function(_RUN_FINISHED, timeout=timeout_ms)
+        except PlaywrightTimeoutError:
+            log = self.page.evaluate("() => window.__e2eRunLog")
+            raise AssertionError(f"No script run started and finished within {timeout_ms / 1000:.0f} s of "
+                                 f"the action (was it lost?); script states since: {log}") from None
 
     def navigation_labels(self) -> list[str]:
         """The page names in the sidebar navigation, in order (without their icons)."""

@@ -60,8 +60,9 @@ def set_up_tiny_run(app: AppDriver) -> None:
     expect(images).to_have_attribute("aria-valuetext", TRAINING_IMAGES)
 
     run_name = app.main.get_by_label("Run name")
-    run_name.fill(RUN_NAME)
     with app.expect_rerun():
+        run_name.fill(RUN_NAME)
+        expect(run_name).to_have_value(RUN_NAME)
         run_name.press("Enter")
     expect(run_name).to_have_value(RUN_NAME)
 
