@@ -1,11 +1,12 @@
 """Accuracy of a model through the project's own predict path, on MNIST and real-handwriting proxies.
 
-    python bench/accuracy.py [--model ID_OR_PATH] [--canvas-samples 2000] [--seed 0]
+    python bench/accuracy.py [--model ID_OR_PATH] [--canvas-samples 2000] [--scan-draws 5] [--seed 0]
 
 Sets (none of them is used for training):
   mnist (raw)          MNIST test, fed to the network as is (the classic figure)
   mnist (pipeline)     MNIST test through preprocess() as if uploaded
-  usps scans           USPS test as dark-on-light scans, digit heights 24/48/96 px, noise and blur
+  usps scans           USPS test as dark-on-light scans, digit heights 24/48/96 px, noise and blur;
+                       each size drawn --scan-draws times with fresh noise, the figure their mean
   usps, conditions     the 48 px scans cropped tight, under uneven light, as JPEG, on ruled paper;
                        tight 16 px crops
   mnist as canvas      MNIST test digits re-drawn as 280×280 canvas drawings: varied size,
@@ -108,8 +109,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     model_argument(parser)
     parser.add_argument("--canvas-samples", type=int, default=2000)
+    parser.add_argument("--scan-draws", type=int, default=5,
+                        help="noise draws of the USPS scans at each size (one scan set is 2,007 images, so "
+                             "one draw's figure moves by an image or two with the noise)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.scan_draws < 1:
+        parser.error(f"--scan-draws must be at least 1, got {args.scan_draws}")
 
     from digit_core import data
     from digit_core.commands import load_predictor, resolve_model_path
@@ -120,8 +126,8 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     print(f"model: {resolve_model_path(args.model)} ({predictor.model.count_params():,} parameters)")
 
-    def report(name: str, accuracy: float, n: int, missing: int = 0, started: float = 0.0) -> None:
-        extra = f", {missing} read as no digit" if missing else ""
+    def report(name: str, accuracy: float, n: int, missing: int = 0, started: float = 0.0, note: str = "") -> None:
+        extra = (f", {missing} read as no digit" if missing else "") + note
         print(f"{name:<44} {accuracy:8.2%}   (n={n}{extra}; {time.perf_counter() - started:.0f} s)")
 
     started = time.perf_counter()
@@ -134,8 +140,17 @@ def main() -> None:
 
     for height in (24, 48, 96):
         started = time.perf_counter()
-        accuracy, missing = accuracy_of(predictor, usps_scans(usps_images, height, rng), usps_labels)
-        report(f"usps scans, {height} px", accuracy, len(usps_labels), missing, started)
+        # The first draw comes from the main generator (so the sets after it stay the same), the
+        # others from their own.
+        draws = [usps_scans(usps_images, height, rng)] + [
+            usps_scans(usps_images, height, np.random.default_rng([args.seed, height, draw]))
+            for draw in range(1, args.scan_draws)]
+        results = [accuracy_of(predictor, scans, usps_labels) for scans in draws]
+        accuracies = [accuracy for accuracy, _ in results]
+        note = (f"; mean of {len(draws)} noise draws: {', '.join(f'{a:.2%}' for a in accuracies)}"
+                if len(draws) > 1 else "")
+        report(f"usps scans, {height} px", float(np.mean(accuracies)), len(usps_labels) * len(draws),
+               sum(missing for _, missing in results), started, note)
 
     started = time.perf_counter()
     chosen = rng.choice(len(mnist.x_test), size=min(args.canvas_samples, len(mnist.x_test)), replace=False)
