@@ -67,9 +67,9 @@ class Predictor:
         from digit_core.registry import load_keras_model
 
         path = Path(path)
-        # The metadata first: a model whose sidecar is unreadable is refused before the network loads.
-        normalization = normalization or _normalization_beside(path)
-        return cls(load_keras_model(path), normalization)
+        # The network first: a damaged file no longer matches its sidecar's digest either, and it
+        # should be reported as corrupt, not as "written for another version".
+        return cls(load_keras_model(path), normalization or _normalization_beside(path))
 
     @classmethod
     def from_registry(cls, model_id: str) -> "Predictor":
