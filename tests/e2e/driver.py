@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +19,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 # The first run of a page may import TensorFlow and load a model on a busy 2-core machine.
 PAGE_TIMEOUT_MS = 180_000
+# A widget change starts its run within a second or two; one that starts none in this long was lost.
+RERUN_PATIENCE_MS = 30_000
 # How long a fresh canvas may take to switch to drawing mode after it appears.
 CANVAS_READY_TIMEOUT_S = 30
 # Screenshots: the tallest picture taken, and how long to wait for the charts on it to be drawn.
@@ -63,6 +65,10 @@ _CANVASES = """() => {
 }"""
 _CHARTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
     .every(chart => chart.querySelector('.main-svg') !== null)"""
+
+
+class RerunNeverAsked(AssertionError):
+    """An action that should rerun the script left the page idle: no run began at all."""
 
 
 class AppDriver:
@@ -116,8 +122,26 @@ class AppDriver:
             self.page.wait_for_function(_RUN_FINISHED, timeout=timeout_ms)
         except PlaywrightTimeoutError:
             log = self.page.evaluate("() => window.__e2eRunLog")
-            raise AssertionError(f"No script run started and finished within {timeout_ms / 1000:.0f} s of "
-                                 f"the action (was it lost?); script states since: {log}") from None
+            error = RerunNeverAsked if len(log) == 1 else AssertionError
+            raise error(f"No script run started and finished within {timeout_ms / 1000:.0f} s of the "
+                        f"action; script states since: {log}") from None
+
+    def change_widget(self, change: Callable[[], None], attempts: int = 3) -> None:
+        """Make a widget change and wait for its rerun; make it again if the app never asked for one.
+
+        Streamlit's frontend can drop a change made just as a run ends: in CI a slider moved by the
+        keyboard showed its new value, yet no run began in 180 s. ``change`` must set the widget's
+        final value from wherever it is (e.g. Home, then End), so making it again is harmless. Only
+        a change that started no run at all is made again; a run that starts and stalls fails.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.expect_rerun(RERUN_PATIENCE_MS if attempt < attempts else PAGE_TIMEOUT_MS):
+                    change()
+                return
+            except RerunNeverAsked:
+                if attempt == attempts:
+                    raise
 
     def navigation_labels(self) -> list[str]:
         """The page names in the sidebar navigation, in order (without their icons)."""

@@ -39,31 +39,54 @@ def wait_for_live_chart_points(app: AppDriver, count: int) -> None:
 
 
 def set_up_tiny_run(app: AppDriver) -> None:
-    """Choose the tiny zoo model, the most epochs, 10,000 images and our run name; each change reruns."""
+    """Choose the tiny zoo model, the most epochs, 10,000 images and our run name; each change reruns.
+
+    Each change sets its widget from wherever it is (the driver makes a change again if the app
+    dropped it; see ``AppDriver.change_widget``).
+    """
     zoo_model = app.main.get_by_role("combobox", name="Zoo model")
-    zoo_model.click()
-    with app.expect_rerun():  # the preset's defaults replace the training settings
+
+    def choose_tiny() -> None:  # the preset's defaults replace the training settings
+        zoo_model.click()
         app.page.get_by_role("option", name=re.compile(r"^tiny:")).click()
+
+    app.change_widget(choose_tiny)
     expect(zoo_model).to_have_value(re.compile(r"^tiny:"))
 
     epochs = app.main.get_by_role("slider", name="Epochs")
-    epochs.focus()
-    with app.expect_rerun():
+
+    def most_epochs() -> None:
+        epochs.focus()
+        app.page.keyboard.press("Home")  # the preset's 1: no change, unless a dropped End left 50 shown
         app.page.keyboard.press("End")
+
+    app.change_widget(most_epochs)
     expect(epochs).to_have_value(str(MAX_EPOCHS))
 
     images = app.main.get_by_role("slider", name="Training images")
-    images.focus()
-    for key in ("Home", "ArrowRight"):  # the smallest subset, then the next one
-        with app.expect_rerun():
-            app.page.keyboard.press(key)
+
+    def smallest_subset() -> None:
+        images.focus()
+        app.page.keyboard.press("End")  # all images, the default: no change, as above
+        app.page.keyboard.press("Home")
+
+    def next_subset() -> None:
+        images.focus()
+        app.page.keyboard.press("Home")
+        app.page.keyboard.press("ArrowRight")
+
+    app.change_widget(smallest_subset)
+    app.change_widget(next_subset)
     expect(images).to_have_attribute("aria-valuetext", TRAINING_IMAGES)
 
     run_name = app.main.get_by_label("Run name")
-    with app.expect_rerun():
+
+    def name_the_run() -> None:
         run_name.fill(RUN_NAME)
         expect(run_name).to_have_value(RUN_NAME)
         run_name.press("Enter")
+
+    app.change_widget(name_the_run)
     expect(run_name).to_have_value(RUN_NAME)
 
 
