@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -139,9 +140,11 @@ class AppDriver:
                 with self.expect_rerun(RERUN_PATIENCE_MS if attempt < attempts else PAGE_TIMEOUT_MS):
                     change()
                 return
-            except RerunNeverAsked:
+            except RerunNeverAsked as error:
                 if attempt == attempts:
                     raise
+                # Said in the test report's warnings, so a retry is seen, not hidden.
+                warnings.warn(f"A widget change was made again (attempt {attempt + 1}): {error}", stacklevel=2)
 
     def navigation_labels(self) -> list[str]:
         """The page names in the sidebar navigation, in order (without their icons)."""
