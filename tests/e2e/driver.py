@@ -123,6 +123,7 @@ class AppDriver:
             self.page.wait_for_function(_RUN_FINISHED, timeout=timeout_ms)
         except PlaywrightTimeoutError:
             log = self.page.evaluate("() => window.__e2eRunLog")
+            # The log opens with the state at the start; nothing after it means no run ever began.
             error = RerunNeverAsked if len(log) == 1 else AssertionError
             raise error(f"No script run started and finished within {timeout_ms / 1000:.0f} s of the "
                         f"action; script states since: {log}") from None

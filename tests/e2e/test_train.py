@@ -4,10 +4,11 @@ usable meanwhile, Stop ends the run and it is listed under Past runs."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from digit_core import runs
 from digit_core.synthetic import digit_styles, stroke_points_on_canvas
@@ -53,30 +54,22 @@ def set_up_tiny_run(app: AppDriver) -> None:
     app.change_widget(choose_tiny)
     expect(zoo_model).to_have_value(re.compile(r"^tiny:"))
 
+    def keys_on(slider: Locator, *keys: str) -> Callable[[], None]:
+        def change() -> None:
+            slider.focus()
+            for key in keys:
+                app.page.keyboard.press(key)
+        return change
+
+    # The first key of each goes back to the value the app has (no change, so no run), in case a
+    # dropped change left another value shown; the second makes the change.
     epochs = app.main.get_by_role("slider", name="Epochs")
-
-    def most_epochs() -> None:
-        epochs.focus()
-        app.page.keyboard.press("Home")  # the preset's 1: no change, unless a dropped End left 50 shown
-        app.page.keyboard.press("End")
-
-    app.change_widget(most_epochs)
+    app.change_widget(keys_on(epochs, "Home", "End"))  # from the preset's 1 to the most
     expect(epochs).to_have_value(str(MAX_EPOCHS))
 
     images = app.main.get_by_role("slider", name="Training images")
-
-    def smallest_subset() -> None:
-        images.focus()
-        app.page.keyboard.press("End")  # all images, the default: no change, as above
-        app.page.keyboard.press("Home")
-
-    def next_subset() -> None:
-        images.focus()
-        app.page.keyboard.press("Home")
-        app.page.keyboard.press("ArrowRight")
-
-    app.change_widget(smallest_subset)
-    app.change_widget(next_subset)
+    app.change_widget(keys_on(images, "End", "Home"))  # from all images (the default) to the fewest
+    app.change_widget(keys_on(images, "Home", "ArrowRight"))  # then the next subset
     expect(images).to_have_attribute("aria-valuetext", TRAINING_IMAGES)
 
     run_name = app.main.get_by_label("Run name")
