@@ -22,10 +22,11 @@ LOW_CONFIDENCE = 0.6
 # Up to this many images go through the NumPy forward pass; TensorFlow is faster for more.
 SMALL_BATCH = 16
 # Below this confidence the predictor takes a second look: it prepares the image again in each way of
-# SECOND_LOOKS and averages those readings with the first. Measured with the shipped model on the
-# bench's sets: USPS-style scans +0.03 to +0.07 points, canvas drawings +0.13, stroke digits equal,
-# MNIST unchanged (an MNIST-shaped image is used as it is, so every look sees the same pixels). About
-# 2% of drawings and scans are that unsure, so the median time to an answer does not change.
+# SECOND_LOOKS and averages those readings with the first. With the shipped model on
+# bench/accuracy.py's sets: USPS-style scans +0.03 to +0.08 points, canvas drawings +0.40, synthetic
+# strokes -0.35 (two of 567; equal on other draws of such sets), MNIST unchanged (an MNIST-shaped
+# image is used as it is, so every look sees the same pixels). About 2% of drawings and scans are
+# that unsure, so the median time to an answer does not change. Figures: bench/README.md.
 SECOND_LOOK_BELOW = 0.6
 SECOND_LOOKS: tuple[dict[str, bool], ...] = ({"deskew": True}, {"normalize_stroke": False})
 
