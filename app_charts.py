@@ -69,9 +69,9 @@ def show_prediction(prediction: Prediction, show_steps: bool = True) -> None:
     if prediction.low_confidence:
         st.warning("The model is unsure. Try writing the digit larger, centred and in one clear shape.")
     show_probabilities(prediction.probabilities)
-    if prediction.looks > 1:
-        st.caption(f"Unsure at first, the model took a second look: it also read the digit deskewed and "
-                   f"with its strokes as drawn. These are the {prediction.looks} readings averaged.")
+    if prediction.second_looks:
+        st.caption(f"Unsure at first, the model took a second look: it also read the digit "
+                   f"{' and '.join(prediction.second_looks)}. These are the {prediction.looks} readings averaged.")
     if show_steps and prediction.preprocessed.steps:
         with st.expander("Preprocessing steps, down to the 28×28 the model saw"):
             names, images = zip(*prediction.preprocessed.steps)

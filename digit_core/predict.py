@@ -28,7 +28,9 @@ SMALL_BATCH = 16
 # image is used as it is, so every look sees the same pixels). About 2% of drawings and scans are
 # that unsure, so the median time to an answer does not change. Figures: bench/README.md.
 SECOND_LOOK_BELOW = 0.6
-SECOND_LOOKS: tuple[dict[str, bool], ...] = ({"deskew": True}, {"normalize_stroke": False})
+# Each way of preparing the image again, by how the Draw page names it ("it also read the digit …").
+SECOND_LOOKS: dict[str, dict[str, bool]] = {"deskewed": {"deskew": True},
+                                            "with its strokes as drawn": {"normalize_stroke": False}}
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,17 @@ class Prediction:
     confidence: float  # probability of ``digit`` (0.0 when none)
     probabilities: np.ndarray  # (10,) float32; zeros when no digit was found
     preprocessed: Preprocessed  # the first look's input (a second look prepares the image other ways too)
-    looks: int = 1  # readings averaged: 1 + len(SECOND_LOOKS) after a second look
+    # The ways of SECOND_LOOKS the image was also read, averaged with the first reading: () for one look.
+    second_looks: tuple[str, ...] = ()
 
     @property
     def found(self) -> bool:
         return self.digit is not None
+
+    @property
+    def looks(self) -> int:
+        """How many readings were averaged."""
+        return 1 + len(self.second_looks)
 
     @property
     def low_confidence(self) -> bool:
@@ -108,22 +116,29 @@ class Predictor:
         """Preprocess any image (canvas, photo, scan) and classify it.
 
         When the network is unsure (top probability under SECOND_LOOK_BELOW) and ``second_look`` is
-        on, the image is also prepared deskewed and with its strokes as drawn, and the readings are
-        averaged: a slanted or unusually stroked digit often reads more clearly one of those ways.
+        on, the image is also prepared each way of SECOND_LOOKS (deskewed, strokes as drawn), and
+        the readings are averaged: a slanted or unusually stroked digit often reads more clearly
+        one of those ways. A way that gives the same pixels as an earlier look is not read again.
         """
         prepared = preprocess(image, keep_steps=keep_steps)
         if not prepared.found:
             return Prediction(None, 0.0, np.zeros(10, np.float32), prepared)
         probabilities = self.probabilities(prepared.image)[0]
-        looks = 1
-        if second_look and probabilities.max() < SECOND_LOOK_BELOW:
-            others = [preprocess(image, keep_steps=False, **way) for way in SECOND_LOOKS]
-            images = [other.image for other in others if other.found]
-            if images:
-                probabilities = (probabilities + self.probabilities(np.stack(images)).sum(axis=0)) / (1 + len(images))
-                looks += len(images)
+        if not second_look or probabilities.max() >= SECOND_LOOK_BELOW:
+            digit = int(probabilities.argmax())
+            return Prediction(digit, float(probabilities[digit]), probabilities, prepared)
+        seen, second_looks = [prepared.image], []
+        for name, way in SECOND_LOOKS.items():
+            other = preprocess(image, keep_steps=False, **way)
+            # An MNIST-shaped image is used as it is whatever the way, and stroke normalisation
+            # leaves strokes of the right width alone: reading the same pixels twice is no look.
+            if other.found and not any(np.array_equal(other.image, earlier) for earlier in seen):
+                seen.append(other.image)
+                second_looks.append(name)
+        if second_looks:
+            probabilities = (probabilities + self.probabilities(np.stack(seen[1:])).sum(axis=0)) / len(seen)
         digit = int(probabilities.argmax())
-        return Prediction(digit, float(probabilities[digit]), probabilities, prepared, looks)
+        return Prediction(digit, float(probabilities[digit]), probabilities, prepared, tuple(second_looks))
 
 
 def _normalization_beside(path: Path) -> str:

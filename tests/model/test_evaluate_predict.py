@@ -75,26 +75,44 @@ def test_an_unsure_reading_averages_a_second_look(predictor, mnist, monkeypatch)
 
     canvas = render_strokes(digit_styles(7)[0], background="white")
     readings = np.stack([predictor.probabilities(preprocess(canvas, keep_steps=False, **way).image)[0]
-                         for way in ({},) + predict.SECOND_LOOKS])
+                         for way in [{}, *predict.SECOND_LOOKS.values()]])
     assert not np.allclose(readings[0], readings[1]) and not np.allclose(readings[0], readings[2])
     first_only = predictor.predict_image(canvas, second_look=False)
     assert first_only.looks == 1 and np.allclose(first_only.probabilities, readings[0], atol=1e-6)
 
     monkeypatch.setattr(predict, "SECOND_LOOK_BELOW", 1.01)  # every reading counts as unsure
     second = predictor.predict_image(canvas, keep_steps=True)
-    assert second.looks == 3
+    assert second.second_looks == ("deskewed", "with its strokes as drawn") and second.looks == 3
     np.testing.assert_allclose(second.probabilities, readings.mean(axis=0), atol=1e-6)
     assert second.digit == int(readings.mean(axis=0).argmax())
     assert second.confidence == pytest.approx(float(readings.mean(axis=0).max()))
     # What the page shows is still the first look's input.
     np.testing.assert_allclose(second.preprocessed.image, preprocess(canvas).image)
-    # An MNIST digit is used as it is, so every look sees the same pixels: the reading is unchanged.
-    digit = mnist.x_test[0]
-    np.testing.assert_allclose(predictor.predict_image(digit).probabilities,
-                               predictor.probabilities(digit)[0], atol=1e-6)
 
     monkeypatch.setattr(predict, "SECOND_LOOK_BELOW", 0.0)  # no reading is unsure
     assert predictor.predict_image(canvas).looks == 1
+
+
+def test_a_way_that_gives_the_same_pixels_is_not_another_look(predictor, mnist, monkeypatch) -> None:
+    from digit_core import predict
+    from digit_core.preprocess import preprocess
+
+    monkeypatch.setattr(predict, "SECOND_LOOK_BELOW", 1.01)  # every reading counts as unsure
+    # An MNIST digit is used as it is, so every way gives its own pixels: one reading, one look.
+    digit = mnist.x_test[0]
+    reading = predictor.predict_image(digit)
+    assert reading.looks == 1 and reading.second_looks == ()
+    np.testing.assert_allclose(reading.probabilities, predictor.probabilities(digit)[0], atol=1e-6)
+
+    # A way that repeats the first look's preparation is dropped; the other one is averaged in.
+    monkeypatch.setattr(predict, "SECOND_LOOKS", {"deskewed": {"deskew": True}, "again": {}})
+    canvas = render_strokes(digit_styles(4)[0], background="white")
+    readings = np.stack([predictor.probabilities(preprocess(canvas, keep_steps=False, **way).image)[0]
+                         for way in ({}, {"deskew": True})])
+    assert not np.allclose(readings[0], readings[1])
+    second = predictor.predict_image(canvas)
+    assert second.second_looks == ("deskewed",) and second.looks == 2
+    np.testing.assert_allclose(second.probabilities, readings.mean(axis=0), atol=1e-6)
 
 
 def test_wrong_input_shape_is_a_clear_error(predictor) -> None:
