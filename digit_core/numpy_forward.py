@@ -1,4 +1,4 @@
-"""A trained network as a plain NumPy forward pass, for classifying one drawing in well under a millisecond.
+"""A trained network as a plain NumPy forward pass, for classifying one drawing in about a millisecond.
 
 A direct call of a Keras model costs about a millisecond for one 28×28 image on a 2-core CPU, most of
 it TensorFlow's per-call overhead rather than arithmetic, and its thread pool keeps spinning after the
@@ -7,16 +7,23 @@ small matrix products. ``compile_forward`` translates the zoo's layer types (con
 folded into the layer before it, pooling, dense, activations, dropout as identity) and averaging
 ensembles of them; anything else returns None and the caller keeps using TensorFlow. Every compiled
 forward pass is checked against Keras on probe images before it is returned.
+
+Every step works on a stack of activations, (members, N, ...): an ensemble whose members share one
+architecture runs as one network whose weights have a leading axis of members, so each step is one
+NumPy call for all of them (for the shipped three, 1.1 ms per drawing instead of 1.7 ms, timed
+between preprocessing calls as the app makes them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 Forward = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28, 1) float32 → (N, 10) probabilities
+Step = Callable[[np.ndarray], np.ndarray]  # (members or 1, N, ...) → (members, N, ...)
 
 # The compiled pass must match Keras to within float32 rounding on the probe images.
 _TOLERANCE = 1e-4
@@ -48,19 +55,33 @@ def _compile_model(model: Any) -> Forward:
     import keras
 
     if isinstance(model, keras.Sequential):
-        return _compile_sequential(model.layers)
+        return _run(_compile_sequential(model.layers))
     # An averaging ensemble: Input → several Sequential members → Average.
     members = [layer for layer in model.layers if isinstance(layer, keras.Sequential)]
     others = [layer for layer in model.layers
               if not isinstance(layer, (keras.Sequential, keras.layers.InputLayer))]
     if not members or len(others) != 1 or not isinstance(others[0], keras.layers.Average):
         raise Unsupported(f"model {model.name!r} is neither Sequential nor an averaging ensemble")
-    forwards = [_compile_sequential(member.layers) for member in members]
-    return lambda x: np.mean([forward(x) for forward in forwards], axis=0)
+    step_lists = [_compile_sequential(member.layers) for member in members]
+    try:
+        return _run(_stack_members(step_lists))
+    except Unsupported:  # members of different architectures: one after another
+        forwards = [_run(steps) for steps in step_lists]
+        return lambda x: np.mean([forward(x) for forward in forwards], axis=0)
 
 
-def _compile_sequential(model_layers: list) -> Forward:
-    steps: list[Forward] = []
+def _run(steps: list[Step]) -> Forward:
+    def forward(x: np.ndarray) -> np.ndarray:
+        x = x[np.newaxis]  # (1, N, 28, 28, 1): one input, shared by every member
+        for step in steps:
+            x = step(x)
+        return x.mean(axis=0)  # (N, 10): the members' average
+
+    return forward
+
+
+def _compile_sequential(model_layers: list) -> list[Step]:
+    steps: list[Step] = []
     for layer in model_layers:
         kind = type(layer).__name__
         if kind == "BatchNormalization":
@@ -70,71 +91,106 @@ def _compile_sequential(model_layers: list) -> Forward:
         else:
             raise Unsupported(f"layer type {kind}")
     _pool_before_relu(steps)
-
-    def forward(x: np.ndarray) -> np.ndarray:
-        for step in steps:
-            x = step(x)
-        return x
-
-    return forward
+    return steps
 
 
-def _pool_before_relu(steps: list[Forward]) -> None:
+def _pool_before_relu(steps: list[Step]) -> None:
     """Swap each ReLU followed by max-pooling: the two commute, and ReLU on the pooled map is 4× less work."""
     for index in range(len(steps) - 1):
-        if steps[index] is _relu and getattr(steps[index + 1], "is_max_pool", False):
+        if steps[index] == _Elementwise("relu") and isinstance(steps[index + 1], _MaxPool):
             steps[index], steps[index + 1] = steps[index + 1], steps[index]
 
 
+def _stack_members(step_lists: list[list[Step]]) -> list[Step]:
+    """One list of steps running every member at once; Unsupported unless they share an architecture."""
+    if len({len(steps) for steps in step_lists}) != 1:
+        raise Unsupported("members of different depths")
+    stacked: list[Step] = []
+    for steps in zip(*step_lists):
+        first = steps[0]
+        if isinstance(first, (_Affine, _Scale)) and all(type(step) is type(first) for step in steps):
+            stacked.append(type(first).stack(steps))  # type: ignore[arg-type]
+        elif all(step == first for step in steps):  # the same operation, without weights
+            stacked.append(first)
+        else:
+            raise Unsupported("members with different layers")
+    return stacked
+
+
 class _Affine:
-    """A convolution or dense layer as one weight matrix and a bias, so a batch norm can be folded in."""
+    """A convolution or dense layer as one weight matrix and a bias per member, so a batch norm can be folded in."""
 
     def __init__(self, kernel: np.ndarray, bias: np.ndarray, conv_padding: str | None) -> None:
         self.kernel_shape = kernel.shape  # conv: (kh, kw, in, out); dense: (in, out)
-        # A convolution's rows in the order of its window columns (kh, kw, in): Keras' own order.
-        self.matrix = np.ascontiguousarray(kernel.reshape(-1, kernel.shape[-1]), np.float32)
-        self.bias = bias.astype(np.float32)
+        # (members, rows, out); a convolution's rows in the order of its window columns (kh, kw, in),
+        # Keras' own order.
+        self.matrices = np.ascontiguousarray(kernel.reshape(1, -1, kernel.shape[-1]), np.float32)
+        self.biases = bias.astype(np.float32).reshape(1, -1)  # (members, out)
         self.conv_padding = conv_padding  # None for a dense layer
+
+    @classmethod
+    def stack(cls, layers: Sequence[_Affine]) -> _Affine:
+        first = layers[0]
+        if any(layer.kernel_shape != first.kernel_shape or layer.conv_padding != first.conv_padding
+               for layer in layers):
+            raise Unsupported("members with layers of different shapes")
+        stacked = cls.__new__(cls)
+        stacked.kernel_shape, stacked.conv_padding = first.kernel_shape, first.conv_padding
+        stacked.matrices = np.concatenate([layer.matrices for layer in layers])
+        stacked.biases = np.concatenate([layer.biases for layer in layers])
+        return stacked
 
     def fold(self, scale: np.ndarray, shift: np.ndarray) -> None:
         """Absorb ``y·scale + shift`` applied to this layer's output: (Wx + b)·s + t = (W·s)x + (b·s + t)."""
-        self.matrix = np.ascontiguousarray(self.matrix * scale, np.float32)
-        self.bias = (self.bias * scale + shift).astype(np.float32)
+        self.matrices = np.ascontiguousarray(self.matrices * scale, np.float32)
+        self.biases = (self.biases * scale + shift).astype(np.float32)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        if self.conv_padding is None:
-            return x @ self.matrix + self.bias
-        return _conv2d(x, self.kernel_shape, self.matrix, self.conv_padding) + self.bias
+        members, filters = self.biases.shape
+        if self.conv_padding is None:  # (members, N, in) @ (members, in, out)
+            return x @ self.matrices + self.biases[:, np.newaxis]
+        columns = _windows(x, self.kernel_shape, self.conv_padding)  # (1 or members, N, H', W', kh·kw·in)
+        shared, count, out_height, out_width, size = columns.shape
+        if shared == 1 and members > 1:
+            # One input for every member (the first layer): one product with their filters side by side.
+            side_by_side = self.matrices.transpose(1, 0, 2).reshape(size, members * filters)
+            product = columns.reshape(-1, size) @ side_by_side
+            product = np.moveaxis(product.reshape(count, out_height, out_width, members, filters), 3, 0)
+        else:
+            product = (columns.reshape(members, -1, size) @ self.matrices).reshape(
+                members, count, out_height, out_width, filters)
+        return product + self.biases[:, np.newaxis, np.newaxis, np.newaxis]
 
 
-def _conv2d(x: np.ndarray, kernel_shape: tuple[int, ...], matrix: np.ndarray, padding: str) -> np.ndarray:
-    """Stride-1 convolution of (N, H, W, C) as one matrix product of its windows (im2col)."""
-    kernel_height, kernel_width, channels, filters = kernel_shape
+def _windows(x: np.ndarray, kernel_shape: tuple[int, ...], padding: str) -> np.ndarray:
+    """Stride-1 convolution windows of (members, N, H, W, C) side by side: (members, N, H', W', kh·kw·C)."""
+    kernel_height, kernel_width = kernel_shape[:2]
     if padding == "same":
         pad_h, pad_w = (kernel_height - 1) // 2, (kernel_width - 1) // 2
-        x = np.pad(x, ((0, 0), (pad_h, kernel_height - 1 - pad_h), (pad_w, kernel_width - 1 - pad_w), (0, 0)))
-    count, height, width, _ = x.shape
-    out_height, out_width = height - kernel_height + 1, width - kernel_width + 1
-    # (N, H', W', kh·kw·C): the shifted images side by side, two to three times faster than
-    # copying a sliding-window view.
-    columns = np.concatenate([x[:, dy:dy + out_height, dx:dx + out_width, :]
-                              for dy in range(kernel_height) for dx in range(kernel_width)], axis=-1)
-    flat = columns.reshape(count * out_height * out_width, kernel_height * kernel_width * channels)
-    return (flat @ matrix).reshape(count, out_height, out_width, filters)
+        x = np.pad(x, ((0, 0), (0, 0), (pad_h, kernel_height - 1 - pad_h),
+                       (pad_w, kernel_width - 1 - pad_w), (0, 0)))
+    out_height, out_width = x.shape[2] - kernel_height + 1, x.shape[3] - kernel_width + 1
+    # The shifted images side by side (im2col), two to three times faster than copying a
+    # sliding-window view.
+    return np.concatenate([x[:, :, dy:dy + out_height, dx:dx + out_width, :]
+                           for dy in range(kernel_height) for dx in range(kernel_width)], axis=-1)
 
 
-def _activation(name: str) -> Forward:
-    functions: dict[str, Forward] = {
-        "linear": lambda x: x,
-        "relu": _relu,
-        "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-        "tanh": np.tanh,
-        "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
-        "softmax": _softmax,
-    }
-    if name not in functions:
-        raise Unsupported(f"activation {name}")
-    return functions[name]
+class _Scale:
+    """A batch norm that no layer before it could absorb: ``x·scale + shift`` per channel and member."""
+
+    def __init__(self, scale: np.ndarray, shift: np.ndarray) -> None:
+        self.scale, self.shift = scale, shift  # (members, channels)
+
+    @classmethod
+    def stack(cls, layers: Sequence[_Scale]) -> _Scale:
+        if len({layer.scale.shape for layer in layers}) != 1:
+            raise Unsupported("members with batch norms of different widths")
+        return cls(np.concatenate([layer.scale for layer in layers]), np.concatenate([layer.shift for layer in layers]))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        shape = (len(self.scale),) + (1,) * (x.ndim - 2) + (self.scale.shape[1],)
+        return x * self.scale.reshape(shape) + self.shift.reshape(shape)
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
@@ -146,20 +202,78 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return exponentials / exponentials.sum(axis=-1, keepdims=True)
 
 
+_ACTIVATIONS: dict[str, Step] = {
+    "relu": _relu,
+    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+    "tanh": np.tanh,
+    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
+    "softmax": _softmax,
+}
+
+
+@dataclass(frozen=True)
+class _Elementwise:
+    """An activation, by name (so two members' steps compare equal)."""
+
+    name: str
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return _ACTIVATIONS[self.name](x)
+
+
+@dataclass(frozen=True)
+class _MaxPool:
+    """Non-overlapping square max-pooling, ``size`` × ``size``."""
+
+    size: int
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        step = self.size
+        rows, cols = x.shape[2] // step, x.shape[3] // step
+        cropped = x[:, :, :rows * step, :cols * step]
+        # The element-wise maximum of the step² strided sub-images: several times faster than a
+        # reshape and max over two axes.
+        pooled = np.maximum(cropped[:, :, 0::step, 0::step], cropped[:, :, 0::step, 1::step])
+        for dy in range(step):
+            for dx in range(step):
+                if dy > 0 or dx > 1:
+                    np.maximum(pooled, cropped[:, :, dy::step, dx::step], out=pooled)
+        return pooled
+
+
+@dataclass(frozen=True)
+class _Flatten:
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x.reshape(x.shape[0], x.shape[1], -1)  # row-major (H, W, C), as Keras
+
+
+@dataclass(frozen=True)
+class _GlobalAverage:
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x.mean(axis=(2, 3))
+
+
+def _activation(name: str) -> list[Step]:
+    if name == "linear":
+        return []
+    if name not in _ACTIVATIONS:
+        raise Unsupported(f"activation {name}")
+    return [_Elementwise(name)]
+
+
 def _activation_name(layer: Any) -> str:
     return getattr(layer.activation, "__name__", str(layer.activation))
 
 
-def _affine_layer(layer: Any, conv_padding: str | None) -> list[Forward]:
+def _affine_layer(layer: Any, conv_padding: str | None) -> list[Step]:
     weights = [np.asarray(w) for w in layer.get_weights()]
     kernel = weights[0]
     bias = weights[1] if layer.use_bias else np.zeros(kernel.shape[-1], np.float32)
-    activation = _activation_name(layer)
     # A linear affine layer stays last in the steps, so a batch norm after it can be folded in.
-    return [_Affine(kernel, bias, conv_padding)] + ([] if activation == "linear" else [_activation(activation)])
+    return [_Affine(kernel, bias, conv_padding), *_activation(_activation_name(layer))]
 
 
-def _conv_layer(layer: Any) -> list[Forward]:
+def _conv_layer(layer: Any) -> list[Step]:
     if tuple(layer.strides) != (1, 1) or tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1:
         raise Unsupported("convolution with strides, dilation or groups")
     if layer.data_format != "channels_last" or layer.padding not in ("valid", "same"):
@@ -167,29 +281,14 @@ def _conv_layer(layer: Any) -> list[Forward]:
     return _affine_layer(layer, layer.padding)
 
 
-def _max_pool(layer: Any) -> list[Forward]:
+def _max_pool(layer: Any) -> list[Step]:
     size = tuple(layer.pool_size)
     if size != tuple(layer.strides) or layer.padding != "valid" or size[0] != size[1] or size[0] < 2:
         raise Unsupported("pooling other than non-overlapping square 'valid' windows")
-    step = size[0]
-
-    def pool(x: np.ndarray) -> np.ndarray:
-        rows, cols = x.shape[1] // step, x.shape[2] // step
-        cropped = x[:, :rows * step, :cols * step]
-        # The element-wise maximum of the step² strided sub-images: several times faster than a
-        # reshape and max over two axes.
-        pooled = np.maximum(cropped[:, 0::step, 0::step], cropped[:, 0::step, 1::step])
-        for dy in range(step):
-            for dx in range(step):
-                if dy > 0 or dx > 1:
-                    np.maximum(pooled, cropped[:, dy::step, dx::step], out=pooled)
-        return pooled
-
-    pool.is_max_pool = True  # type: ignore[attr-defined]
-    return [pool]
+    return [_MaxPool(size[0])]
 
 
-def _fold_batch_norm(layer: Any, steps: list[Forward]) -> None:
+def _fold_batch_norm(layer: Any, steps: list[Step]) -> None:
     """Fold inference-time batch norm into the convolution or dense layer just before it."""
     axis = layer.axis if isinstance(layer.axis, int) else layer.axis[0]
     if axis not in (-1, len(layer.input.shape) - 1):
@@ -205,16 +304,16 @@ def _fold_batch_norm(layer: Any, steps: list[Forward]) -> None:
     if steps and isinstance(steps[-1], _Affine):
         steps[-1].fold(scale, shift)
         return
-    steps.append(lambda x: x * scale + shift)
+    steps.append(_Scale(scale.astype(np.float32)[np.newaxis], shift.astype(np.float32)[np.newaxis]))
 
 
-_TRANSLATORS: dict[str, Callable[[Any], list[Forward]]] = {
+_TRANSLATORS: dict[str, Callable[[Any], list[Step]]] = {
     "InputLayer": lambda layer: [],
     "Dropout": lambda layer: [],  # identity at inference
-    "Flatten": lambda layer: [lambda x: x.reshape(len(x), -1)],  # row-major (H, W, C), as Keras
+    "Flatten": lambda layer: [_Flatten()],
     "Conv2D": _conv_layer,
     "Dense": lambda layer: _affine_layer(layer, None),
-    "Activation": lambda layer: [_activation(_activation_name(layer))],
+    "Activation": lambda layer: _activation(_activation_name(layer)),
     "MaxPooling2D": _max_pool,
-    "GlobalAveragePooling2D": lambda layer: [lambda x: x.mean(axis=(1, 2))],
+    "GlobalAveragePooling2D": lambda layer: [_GlobalAverage()],
 }

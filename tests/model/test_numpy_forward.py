@@ -95,11 +95,56 @@ def test_ensemble_averages_members(mnist) -> None:
     np.testing.assert_allclose(forward(images), expected, atol=2e-5)
 
 
+def _batch_norm_first(name: str):
+    import keras
+
+    # A batch norm no layer before it can absorb, on the input every member shares.
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.BatchNormalization(),
+                             keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+                             keras.layers.MaxPooling2D(2), keras.layers.Flatten(),
+                             keras.layers.Dense(10, activation="softmax")], name=name)
+
+
+@pytest.mark.parametrize("build", [
+    lambda name: zoo.build_network(zoo.get_entry("best").network, name=name),
+    lambda name: zoo.build_network(zoo.MLPConfig((32, 16), activation="tanh"), name=name),
+    _batch_norm_first,
+], ids=["best", "mlp", "batch-norm-first"])
+def test_members_of_one_architecture_run_as_one_stack(build, mnist) -> None:
+    from digit_core import numpy_forward
+    from digit_core.ensemble import average_models
+
+    rng = np.random.default_rng(4)
+    members = [build("same_name") for _ in range(3)]
+    for member in members:
+        _randomise_batch_norm(member, rng)
+    # Every step holds the three members' weights, so one call runs them all.
+    stacked = numpy_forward._stack_members([numpy_forward._compile_sequential(member.layers) for member in members])
+    weighted = [step for step in stacked if isinstance(step, (numpy_forward._Affine, numpy_forward._Scale))]
+    assert weighted and all(len(getattr(step, "biases", getattr(step, "scale", None))) == 3 for step in weighted)
+    images = _images(mnist)
+    expected = np.mean([np.asarray(member(images, training=False)) for member in members], axis=0)
+    forward = compile_forward(average_models(members))
+    assert forward is not None
+    got = forward(images)
+    assert got.shape == (12, 10) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+
+
+def test_members_of_different_architectures_are_not_stacked() -> None:
+    from digit_core import numpy_forward
+
+    members = [zoo.build_network(zoo.get_entry(name).network) for name in ("best", "fast")]
+    with pytest.raises(numpy_forward.Unsupported):
+        numpy_forward._stack_members([numpy_forward._compile_sequential(member.layers) for member in members])
+
+
 def test_a_translation_that_disagrees_with_keras_is_refused(monkeypatch) -> None:
     from digit_core import numpy_forward
 
     # A wrong flattening order (channels first) must be caught by the check against Keras on load.
-    wrong_flatten = lambda layer: [lambda x: x.transpose(0, 3, 1, 2).reshape(len(x), -1)]  # noqa: E731
+    # Steps see a stack of activations: (members, N, H, W, C).
+    wrong_flatten = lambda layer: [lambda x: x.transpose(0, 1, 4, 2, 3).reshape(*x.shape[:2], -1)]  # noqa: E731
     monkeypatch.setitem(numpy_forward._TRANSLATORS, "Flatten", wrong_flatten)
     model = zoo.build_network(zoo.get_entry("cnn_32_64").network)
     assert compile_forward(model) is None
