@@ -10,8 +10,9 @@ forward pass is checked against Keras on probe images before it is returned.
 
 Every step works on a stack of activations, (members, N, ...): an ensemble whose members share one
 architecture runs as one network whose weights have a leading axis of members, so each step is one
-NumPy call for all of them (for the shipped three, 1.1 ms per drawing instead of 1.7 ms, timed
-between preprocessing calls as the app makes them).
+NumPy call for all of them (for the shipped three, about 1.1 ms per drawing instead of 1.7 ms when
+timed between preprocessing calls, as the app makes them; bench/README.md). Members of different
+architectures run one after another.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from typing import Any
 import numpy as np
 
 Forward = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28, 1) float32 → (N, 10) probabilities
-Step = Callable[[np.ndarray], np.ndarray]  # (members or 1, N, ...) → (members, N, ...)
+# (members or 1, N, ...) → (members or 1, N, ...): the input, shared by every member, has a leading 1
+# until the first step with weights.
+Step = Callable[[np.ndarray], np.ndarray]
 
 # The compiled pass must match Keras to within float32 rounding on the probe images.
 _TOLERANCE = 1e-4
@@ -36,12 +39,17 @@ class Unsupported(Exception):
 def compile_forward(model: Any) -> Forward | None:
     """A NumPy forward pass equal to ``model(x, training=False)``, or None when it cannot be built."""
     try:
-        forward = _compile_model(model)
-        matches = _matches_keras(forward, model)
+        translations = _translations(model)
     except Exception:  # noqa: BLE001 (Unsupported, or a layer attribute another Keras spells differently)
         # TensorFlow answers instead, so a translation problem can never give a wrong digit.
         return None
-    return forward if matches else None
+    for forward in translations:  # the fastest first
+        try:
+            if _matches_keras(forward, model):
+                return forward
+        except Exception:  # noqa: BLE001 (a shape this translation gets wrong: try the next one)
+            continue
+    return None
 
 
 def _matches_keras(forward: Forward, model: Any) -> bool:
@@ -51,11 +59,12 @@ def _matches_keras(forward: Forward, model: Any) -> bool:
     return expected.shape == (4, 10) and np.allclose(forward(probes), expected, atol=_TOLERANCE)
 
 
-def _compile_model(model: Any) -> Forward:
+def _translations(model: Any) -> list[Forward]:
+    """The ways to run ``model`` in NumPy, fastest first; raises Unsupported when there is none."""
     import keras
 
     if isinstance(model, keras.Sequential):
-        return _run(_compile_sequential(model.layers))
+        return [_run(_compile_sequential(model.layers))]
     # An averaging ensemble: Input → several Sequential members → Average.
     members = [layer for layer in model.layers if isinstance(layer, keras.Sequential)]
     others = [layer for layer in model.layers
@@ -63,11 +72,12 @@ def _compile_model(model: Any) -> Forward:
     if not members or len(others) != 1 or not isinstance(others[0], keras.layers.Average):
         raise Unsupported(f"model {model.name!r} is neither Sequential nor an averaging ensemble")
     step_lists = [_compile_sequential(member.layers) for member in members]
+    forwards = [_run(steps) for steps in step_lists]
+    one_after_another = lambda x: np.mean([forward(x) for forward in forwards], axis=0)  # noqa: E731
     try:
-        return _run(_stack_members(step_lists))
-    except Unsupported:  # members of different architectures: one after another
-        forwards = [_run(steps) for steps in step_lists]
-        return lambda x: np.mean([forward(x) for forward in forwards], axis=0)
+        return [_run(_stack_members(step_lists)), one_after_another]
+    except Unsupported:  # members of different architectures
+        return [one_after_another]
 
 
 def _run(steps: list[Step]) -> Forward:
@@ -95,7 +105,7 @@ def _compile_sequential(model_layers: list) -> list[Step]:
 
 
 def _pool_before_relu(steps: list[Step]) -> None:
-    """Swap each ReLU followed by max-pooling: the two commute, and ReLU on the pooled map is 4× less work."""
+    """Swap each ReLU followed by max-pooling: the two commute, and ReLU on the pooled map is less work."""
     for index in range(len(steps) - 1):
         if steps[index] == _Elementwise("relu") and isinstance(steps[index + 1], _MaxPool):
             steps[index], steps[index + 1] = steps[index + 1], steps[index]
@@ -127,6 +137,7 @@ class _Affine:
         self.matrices = np.ascontiguousarray(kernel.reshape(1, -1, kernel.shape[-1]), np.float32)
         self.biases = bias.astype(np.float32).reshape(1, -1)  # (members, out)
         self.conv_padding = conv_padding  # None for a dense layer
+        self.side_by_side: np.ndarray | None = None  # (rows, members × out), set when members are stacked
 
     @classmethod
     def stack(cls, layers: Sequence[_Affine]) -> _Affine:
@@ -138,6 +149,10 @@ class _Affine:
         stacked.kernel_shape, stacked.conv_padding = first.kernel_shape, first.conv_padding
         stacked.matrices = np.concatenate([layer.matrices for layer in layers])
         stacked.biases = np.concatenate([layer.biases for layer in layers])
+        members, rows, filters = stacked.matrices.shape
+        # For an input every member shares (the first layer): one product with their filters side by side.
+        stacked.side_by_side = np.ascontiguousarray(
+            stacked.matrices.transpose(1, 0, 2).reshape(rows, members * filters))
         return stacked
 
     def fold(self, scale: np.ndarray, shift: np.ndarray) -> None:
@@ -147,23 +162,19 @@ class _Affine:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         members, filters = self.biases.shape
-        if self.conv_padding is None:  # (members, N, in) @ (members, in, out)
-            return x @ self.matrices + self.biases[:, np.newaxis]
-        columns = _windows(x, self.kernel_shape, self.conv_padding)  # (1 or members, N, H', W', kh·kw·in)
-        shared, count, out_height, out_width, size = columns.shape
-        if shared == 1 and members > 1:
-            # One input for every member (the first layer): one product with their filters side by side.
-            side_by_side = self.matrices.transpose(1, 0, 2).reshape(size, members * filters)
-            product = columns.reshape(-1, size) @ side_by_side
-            product = np.moveaxis(product.reshape(count, out_height, out_width, members, filters), 3, 0)
-        else:
-            product = (columns.reshape(members, -1, size) @ self.matrices).reshape(
-                members, count, out_height, out_width, filters)
-        return product + self.biases[:, np.newaxis, np.newaxis, np.newaxis]
+        # A dense layer acts on the last axis of any input; a convolution on its windows.
+        columns = x if self.conv_padding is None else _windows(x, self.kernel_shape, self.conv_padding)
+        shared, *middle, size = columns.shape  # shared: 1 (one input for every member) or members
+        if shared == 1 and self.side_by_side is not None:
+            product = columns.reshape(-1, size) @ self.side_by_side
+            product = np.moveaxis(product.reshape(*middle, members, filters), -2, 0)
+        else:  # (members or 1, rows, size) @ (members, size, out)
+            product = (columns.reshape(shared, -1, size) @ self.matrices).reshape(members, *middle, filters)
+        return product + self.biases.reshape(members, *(1,) * len(middle), filters)
 
 
 def _windows(x: np.ndarray, kernel_shape: tuple[int, ...], padding: str) -> np.ndarray:
-    """Stride-1 convolution windows of (members, N, H, W, C) side by side: (members, N, H', W', kh·kw·C)."""
+    """Stride-1 convolution windows of (members or 1, N, H, W, C) side by side: (…, N, H', W', kh·kw·C)."""
     kernel_height, kernel_width = kernel_shape[:2]
     if padding == "same":
         pad_h, pad_w = (kernel_height - 1) // 2, (kernel_width - 1) // 2
@@ -289,7 +300,7 @@ def _max_pool(layer: Any) -> list[Step]:
 
 
 def _fold_batch_norm(layer: Any, steps: list[Step]) -> None:
-    """Fold inference-time batch norm into the convolution or dense layer just before it."""
+    """Fold inference-time batch norm into the convolution or dense layer just before it, else scale on its own."""
     axis = layer.axis if isinstance(layer.axis, int) else layer.axis[0]
     if axis not in (-1, len(layer.input.shape) - 1):
         raise Unsupported("batch norm over a non-channel axis")

@@ -124,19 +124,55 @@ def test_members_of_one_architecture_run_as_one_stack(build, mnist) -> None:
     assert weighted and all(len(getattr(step, "biases", getattr(step, "scale", None))) == 3 for step in weighted)
     images = _images(mnist)
     expected = np.mean([np.asarray(member(images, training=False)) for member in members], axis=0)
+    np.testing.assert_allclose(numpy_forward._run(stacked)(images), expected, atol=2e-5)
     forward = compile_forward(average_models(members))
     assert forward is not None
     got = forward(images)
     assert got.shape == (12, 10) and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, atol=2e-5)
+    np.testing.assert_allclose(forward(images[:1]), expected[:1], atol=2e-5)  # one drawing, as the app asks
+
+
+def _dense_on_feature_maps(name: str):
+    import keras
+
+    # Keras applies Dense to the last axis of a (N, H, W, C) map.
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                             keras.layers.MaxPooling2D(2), keras.layers.Dense(6, activation="relu"),
+                             keras.layers.GlobalAveragePooling2D(),
+                             keras.layers.Dense(10, activation="softmax")], name=name)
+
+
+@pytest.mark.parametrize("builds", [
+    (lambda name: zoo.build_network(zoo.get_entry("best").network, name=name),
+     lambda name: zoo.build_network(zoo.get_entry("tiny").network, name=name)),  # different depths
+    (lambda name: zoo.build_network(zoo.MLPConfig((32,)), name=name),
+     lambda name: zoo.build_network(zoo.MLPConfig((16,)), name=name)),  # different widths
+    (lambda name: zoo.build_network(zoo.MLPConfig((32,)), name=name),
+     lambda name: zoo.build_network(zoo.MLPConfig((32,), activation="tanh"), name=name)),  # other layers
+    (_dense_on_feature_maps, _dense_on_feature_maps),  # one architecture, a dense layer on 4-D maps
+], ids=["depths", "widths", "activations", "dense-on-maps"])
+def test_every_ensemble_of_translatable_members_matches_keras(builds, mnist) -> None:
+    from digit_core.ensemble import average_models
+
+    rng = np.random.default_rng(5)
+    members = [build("same_name") for build in builds]
+    for member in members:
+        _randomise_batch_norm(member, rng)
+    images = _images(mnist)
+    expected = np.mean([np.asarray(member(images, training=False)) for member in members], axis=0)
+    forward = compile_forward(average_models(members))
+    assert forward is not None
+    np.testing.assert_allclose(forward(images), expected, atol=2e-5)
 
 
 def test_members_of_different_architectures_are_not_stacked() -> None:
     from digit_core import numpy_forward
 
-    members = [zoo.build_network(zoo.get_entry(name).network) for name in ("best", "fast")]
-    with pytest.raises(numpy_forward.Unsupported):
-        numpy_forward._stack_members([numpy_forward._compile_sequential(member.layers) for member in members])
+    for names in (("best", "fast"), ("mlp_128_128", "mlp_300_100")):  # other depths; same depth, other widths
+        members = [zoo.build_network(zoo.get_entry(name).network) for name in names]
+        with pytest.raises(numpy_forward.Unsupported):
+            numpy_forward._stack_members([numpy_forward._compile_sequential(member.layers) for member in members])
 
 
 def test_a_translation_that_disagrees_with_keras_is_refused(monkeypatch) -> None:
