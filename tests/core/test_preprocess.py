@@ -357,3 +357,9 @@ def test_a_sharp_bold_digit_is_still_thinned() -> None:
     # The same bold "0" out of focus (a soft photo) keeps its strokes as they are.
     soft = cv2.GaussianBlur(bold, (0, 0), 12)
     assert np.array_equal(_found(soft), _found(soft, normalize_stroke=False))
+
+
+def test_a_soft_digit_with_thin_strokes_is_still_thickened() -> None:
+    thin = cv2.GaussianBlur(render_strokes(digit_styles(0)[0], stroke_width=5), (0, 0), 4)
+    thickened, as_drawn = _found(thin), _found(thin, normalize_stroke=False)
+    assert thickened.sum() > 1.3 * as_drawn.sum()
