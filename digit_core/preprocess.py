@@ -5,7 +5,7 @@ then placed in a 28×28 field so that their centre of mass sits at the centre. C
 uploaded photos and the CLI all go through `preprocess`, so every caller sees the same numbers:
 
     grey → ink map (digit light on dark, background removed) → keep the digit's strokes, drop
-    specks → crop → (stroke width normalised) → 20×20 box → centred 28×28, float32 in [0, 1].
+    specks → crop → (stroke width normalised or kept) → 20×20 box → centred 28×28, float32 in [0, 1].
 
 An image that already is an MNIST digit (a clean 28×28 field, the digit spanning 20 px, centred by
 its mass; either polarity) skips the reshaping and is used as it is, so the network sees MNIST's own
@@ -203,9 +203,12 @@ def _shape_digit(cropped: np.ndarray, normalize_stroke: bool, deskew: bool,
     if WORK_SIDE < MIN_STROKES_ACROSS * stroke_width:
         return None
     if normalize_stroke:
-        work = _normalise_stroke(work, ink_mask, inside, stroke_width, WORK_SIDE)
+        normalised = _normalise_stroke(work, ink_mask, inside, stroke_width, WORK_SIDE)
         if steps is not None:
-            steps.append(("stroke width normalised", work))
+            # Strokes already of MNIST's width, or a soft digit's bold ones, are left as they are.
+            kept = normalised is work
+            steps.append(("stroke width kept" if kept else "stroke width normalised", normalised))
+        work = normalised
     if deskew:
         work = _deskew(work)
         if steps is not None:

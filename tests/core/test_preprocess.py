@@ -348,12 +348,15 @@ def test_a_soft_digit_is_not_thinned(faint_right_side: float) -> None:
     # poor copy of the strokes, and a lightly pressed side would fall below it and vanish.
     soft = _coarse_zero(faint_right_side)
     assert np.array_equal(_found(soft), _found(soft, normalize_stroke=False))
+    # The steps the Draw page shows say so.
+    assert "stroke width kept" in dict(preprocess(soft).steps)
 
 
 def test_a_sharp_bold_digit_is_still_thinned() -> None:
     bold = render_strokes(digit_styles(0)[0], stroke_width=44)
     thinned, as_drawn = _found(bold), _found(bold, normalize_stroke=False)
     assert thinned.sum() < 0.85 * as_drawn.sum()
+    assert "stroke width normalised" in dict(preprocess(bold).steps)
     # The same bold "0" out of focus (a soft photo) keeps its strokes as they are.
     soft = cv2.GaussianBlur(bold, (0, 0), 12)
     assert np.array_equal(_found(soft), _found(soft, normalize_stroke=False))
