@@ -67,23 +67,20 @@ def scan_conditions(images: np.ndarray, rng: np.random.Generator) -> dict[str, l
     }
 
 
-def optdigits_scans(height: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """scikit-learn's bundled digits (8×8, ink 0-16) as dark-on-light scans, and their labels.
+def optdigits_scans(images: np.ndarray, height: int) -> list[np.ndarray]:
+    """scikit-learn's bundled digits (8×8, ink 0-16) as dark-on-light scans.
 
     Each 8×8 cell counts the inked pixels of a 4×4 block of the writer's 32×32 bitmap, so the
     digits are blurred and coarse; NIST's normalisation also stretched each to fill its box.
     """
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
     margin = height // 4
     scans = []
-    for image in digits.images:
+    for image in images:
         paper = (255 - image * (255 / 16)).astype(np.float32)
         big = cv2.resize(paper, (height, height), interpolation=cv2.INTER_CUBIC)
         big = cv2.copyMakeBorder(big, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=255)
         scans.append(np.clip(big, 0, 255).astype(np.uint8))
-    return scans, digits.target
+    return scans
 
 
 def mnist_canvases(images: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
@@ -144,6 +141,8 @@ def main() -> None:
     if args.scan_draws < 1:
         parser.error(f"--scan-draws must be at least 1, got {args.scan_draws}")
 
+    from sklearn.datasets import load_digits
+
     from digit_core import data
     from digit_core.commands import load_predictor, resolve_model_path
 
@@ -199,11 +198,12 @@ def main() -> None:
         accuracy, missing = accuracy_of(predictor, scans, usps_labels, args.second_look)
         report(f"usps, {name}", accuracy, len(usps_labels), missing, started)
 
+    optdigits = load_digits()
     for height in (16, 32, 64):  # no noise drawn: the sets above stay as they were
         started = time.perf_counter()
-        scans, labels = optdigits_scans(height)
-        accuracy, missing = accuracy_of(predictor, scans, labels, args.second_look)
-        report(f"optdigits scans, {height} px", accuracy, len(labels), missing, started)
+        accuracy, missing = accuracy_of(predictor, optdigits_scans(optdigits.images, height), optdigits.target,
+                                        args.second_look)
+        report(f"optdigits scans, {height} px", accuracy, len(optdigits.target), missing, started)
 
 
 if __name__ == "__main__":
