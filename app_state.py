@@ -87,10 +87,10 @@ def usps(split: str) -> tuple[np.ndarray, np.ndarray]:
 @st.cache_resource(show_spinner="Preparing the USPS test digits the way MNIST was made…")
 def usps_test_as_mnist() -> tuple[np.ndarray, np.ndarray]:
     """USPS test digits through the preprocessing pipeline, as uint8 (N, 28, 28), with labels."""
-    from digit_core.commands import usps_as_mnist
+    from digit_core.writers import scan_as_mnist
 
     images, labels = usps("test")
-    return usps_as_mnist(images), labels
+    return scan_as_mnist(images), labels
 
 
 def dataset(source: str) -> tuple[np.ndarray, np.ndarray]:

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--subset", type=int, default=None, help="train on the first N training images only")
     train.add_argument("--extra-usps", action="store_true",
                        help="also train on the USPS training set (never its test set)")
+    train.add_argument("--extra-writers", action="store_true",
+                       help="also train on other writers: USPS train, pendigits' and optdigits' training "
+                            "writers (never their held-out writers), read through the pipeline")
     train.add_argument("--out", type=Path, default=None, help="also save the model as PATH.keras (+ .json)")
     train.add_argument("--name", default=None, help="model name in the registry (default: the preset)")
     train.add_argument("--resume", default=None, metavar="RUN_ID", help="continue this run from its last epoch")
@@ -113,7 +116,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     summary = commands.train_and_record(
         network, training, name=args.name or args.preset, data_dir=args.data_dir, subset=args.subset,
         extra_usps=args.extra_usps, out=args.out, resume_run=args.resume, tensorboard=args.tensorboard,
-        progress=not args.quiet)
+        progress=not args.quiet, extra_writers=args.extra_writers)
     print(json.dumps(summary, indent=2))
     return EXIT_OK
 

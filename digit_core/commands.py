@@ -34,30 +34,18 @@ def load_predictor(model: str | Path | None):
     return Predictor.from_file(resolve_model_path(model))
 
 
-def usps_as_mnist(images: np.ndarray) -> np.ndarray:
-    """USPS 16×16 digits through the preprocessing pipeline to MNIST-style uint8 (N, 28, 28)."""
-    from digit_core.preprocess import preprocess
-
-    out = np.zeros((len(images), 28, 28), np.uint8)
-    for index, image in enumerate(images):
-        # USPS crops are tight (ink touches the edges); a dark margin makes them look like a scan.
-        prepared = preprocess(np.pad(image, 4), keep_steps=False)
-        if prepared.found:
-            out[index] = np.round(prepared.image * 255).astype(np.uint8)
-    return out
-
-
 def evaluate_model(model: str | Path | None, dataset: str = "mnist",
                    data_dir: Path | None = None) -> dict[str, Any]:
     """Evaluate a model on the MNIST (or USPS) test set; returns test_accuracy, test_loss, n and more."""
     from digit_core import data
     from digit_core.evaluate import evaluate
+    from digit_core.writers import scan_as_mnist
 
     path = resolve_model_path(model)
     predictor = load_predictor(path)
     if dataset == "usps":
         images, labels = data.load_usps("test")
-        images = usps_as_mnist(images)
+        images = scan_as_mnist(images)
     else:
         mnist = data.load_mnist(data_dir)
         images, labels = mnist.x_test, mnist.y_test
@@ -110,9 +98,14 @@ def _progress_bar(epochs: int):
 
 
 def training_images(data_dir: Path | None, subset: int | None, extra_usps: bool, seed: int,
-                    validation_split: float) -> tuple[np.ndarray, ...]:
-    """(x_train, y_train, x_val, y_val, x_test, y_test) as uint8 images and labels."""
+                    validation_split: float, extra_writers: bool = False) -> tuple[np.ndarray, ...]:
+    """(x_train, y_train, x_val, y_val, x_test, y_test) as uint8 images and labels.
+
+    ``extra_usps`` adds USPS train, ``extra_writers`` USPS train and the training writers of pendigits
+    and optdigits (``digit_core.writers``), all read through the pipeline; validation stays MNIST's.
+    """
     from digit_core import data
+    from digit_core.writers import other_writers_training_set, scan_as_mnist
 
     mnist = data.load_mnist(data_dir)
     x, y = mnist.x_train, mnist.y_train
@@ -121,24 +114,28 @@ def training_images(data_dir: Path | None, subset: int | None, extra_usps: bool,
             raise ValueError(f"--subset must be at least 10 images, got {subset}.")
         x, y = x[:subset], y[:subset]
     x_train, y_train, x_val, y_val = data.validation_split(x, y, validation_split, seed)
-    if extra_usps:
-        usps_images, usps_labels = data.load_usps("train")
-        x_train = np.concatenate([x_train, usps_as_mnist(usps_images)])
-        y_train = np.concatenate([y_train, usps_labels])
+    if extra_writers:
+        extra_images, extra_labels = other_writers_training_set(seed)
+    elif extra_usps:
+        usps_images, extra_labels = data.load_usps("train")
+        extra_images = scan_as_mnist(usps_images)
+    if extra_writers or extra_usps:
+        x_train = np.concatenate([x_train, extra_images])
+        y_train = np.concatenate([y_train, extra_labels])
     return x_train, y_train, x_val, y_val, mnist.x_test, mnist.y_test
 
 
 def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, name: str,
                      data_dir: Path | None = None, subset: int | None = None, extra_usps: bool = False,
                      out: Path | None = None, resume_run: str | None = None, tensorboard: bool = False,
-                     progress: bool = True) -> dict[str, Any]:
+                     progress: bool = True, extra_writers: bool = False) -> dict[str, Any]:
     """Train in a new (or resumed) run directory, evaluate on MNIST test, optionally save to ``out``."""
     from digit_core.train import record_test_metrics, train
 
     if out is not None:
         _check_out(out)
     x_train, y_train, x_val, y_val, x_test, y_test = training_images(
-        data_dir, subset, extra_usps, training.seed, training.validation_split)
+        data_dir, subset, extra_usps, training.seed, training.validation_split, extra_writers)
     if resume_run:
         run_dir = config.runs_dir() / resume_run
         if not run_dir.is_dir():
@@ -159,7 +156,8 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
                     "network": zoo.network_to_dict(network), "training": runs.read_run(run_dir).config.get(
                         "training", {}), "test_accuracy": metrics["test_accuracy"],
                     "test_loss": metrics["test_loss"], "train_seconds": metrics["train_seconds"],
-                    "extra_usps": extra_usps, "from_run": run_dir.name}
+                    "extra_usps": extra_usps or extra_writers, "extra_writers": extra_writers,
+                    "from_run": run_dir.name}
         registry.save(model, out.stem, metadata, models_dir=out.parent)
         summary["saved"] = str(out)
     return summary

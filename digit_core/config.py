@@ -13,7 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Environment variables that move the project's directories.
 DATA_DIR_ENV = "DIGIT_DATA_DIR"
-USPS_DIR_ENV = "DIGIT_USPS_DIR"
+USPS_DIR_ENV = "DIGIT_USPS_DIR"  # likewise DIGIT_PENDIGITS_DIR, DIGIT_OPTDIGITS_DIR
 MODELS_DIR_ENV = "DIGIT_MODELS_DIR"
 RUNS_DIR_ENV = "DIGIT_RUNS_DIR"
 RESULTS_DIR_ENV = "DIGIT_RESULTS_DIR"
@@ -49,18 +49,27 @@ def data_dir_candidates(explicit: str | Path | None = None) -> list[Path]:
 
 def usps_dir_candidates(explicit: str | Path | None = None) -> list[Path]:
     """Directories searched for the USPS files (zip.train.gz / zip.test.gz)."""
+    return dataset_dir_candidates("usps", explicit)
+
+
+def dataset_dir_candidates(name: str, explicit: str | Path | None = None) -> list[Path]:
+    """Directories searched for a data set other than MNIST ("usps", "pendigits", "optdigits").
+
+    An explicit directory, then $DIGIT_<NAME>_DIR, then NAME/ inside or beside the MNIST directory
+    ($DIGIT_DATA_DIR), ./data/NAME, and ../shared/NAME beside the checkout.
+    """
     candidates = []
     if explicit is not None:
         candidates.append(Path(explicit).expanduser())
-    from_env = _env_path(USPS_DIR_ENV)
+    from_env = _env_path(f"DIGIT_{name.upper()}_DIR")
     if from_env is not None:
         candidates.append(from_env)
     mnist_dir = _env_path(DATA_DIR_ENV)
     if mnist_dir is not None:
-        # ../shared/mnist sits beside ../shared/usps on the project's machines.
-        candidates += [mnist_dir / "usps", mnist_dir.parent / "usps"]
-    candidates += [Path.cwd() / "data" / "usps", PROJECT_ROOT / "data" / "usps",
-                   PROJECT_ROOT.parent / "shared" / "usps"]
+        # ../shared/mnist sits beside ../shared/usps, ../shared/pendigits ... on the project's machines.
+        candidates += [mnist_dir / name, mnist_dir.parent / name]
+    candidates += [Path.cwd() / "data" / name, PROJECT_ROOT / "data" / name,
+                   PROJECT_ROOT.parent / "shared" / name]
     return candidates
 
 

@@ -1,4 +1,4 @@
-"""Datasets: MNIST (IDX files, Keras' mnist.npz), USPS, validation splits, normalisation, summaries.
+"""Datasets: MNIST (IDX files, Keras' mnist.npz), USPS, pendigits, optdigits, validation splits, normalisation, summaries.
 
 Every loader searches the directories from ``digit_core.config`` when called and caches nothing, so
 tests and the app can point it elsewhere through ``DIGIT_DATA_DIR``.
@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from digit_core import config
+from digit_core.optdigits import parse_optdigits
+from digit_core.pendigits import PenDigit, parse_pendigits
 from digit_core.usps import parse_usps
 
 IMAGE_SIDE = 28
@@ -30,6 +32,8 @@ MNIST_FILES = {
 }
 MNIST_NPZ = "mnist.npz"
 USPS_SPLITS = ("train", "test")
+OPTDIGITS_SPLITS = ("tra", "cv")
+PENDIGITS_FILE = "pendigits-orig.tra"
 NORMALIZATION_METHODS = ("scale", "l2")
 # IDX type code -> element type; the format stores multi-byte values big-endian.
 _IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -261,18 +265,46 @@ def load_usps(split: str = "test",
     """Load USPS as (N, 16, 16) uint8 light-on-dark images and (N,) uint8 labels."""
     if split not in USPS_SPLITS:
         raise ValueError(f"USPS split must be 'train' or 'test', got {split!r}")
-    names = (f"zip.{split}.gz", f"zip.{split}")
+    path = _find_dataset_file("usps", (f"zip.{split}.gz", f"zip.{split}"), usps_dir, f"USPS {split} set")
+    return parse_usps(_read_text(path), source=str(path))
+
+
+def load_pendigits(pendigits_dir: str | Path | None = None) -> list[PenDigit]:
+    """Load UCI's pen-based digits (30 training writers' pen trajectories) as ``PenDigit`` s."""
+    path = _find_dataset_file("pendigits", (PENDIGITS_FILE,), pendigits_dir, "pendigits")
+    return parse_pendigits(_read_text(path), source=str(path))
+
+
+def load_optdigits(split: str = "tra",
+                   optdigits_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Load UCI's optical digits as (N, 32, 32) uint8 light-on-dark images and (N,) uint8 labels.
+
+    ``split`` "tra" (1,934 digits) or "cv" (946, other writers than "tra"'s, as far as the files tell).
+    """
+    if split not in OPTDIGITS_SPLITS:
+        raise ValueError(f"optdigits split must be one of {', '.join(OPTDIGITS_SPLITS)}, got {split!r}")
+    name = f"optdigits-orig.{split}"
+    path = _find_dataset_file("optdigits", (name, f"{name}.gz"), optdigits_dir, f"optdigits {split} set")
+    return parse_optdigits(_read_text(path), source=str(path))
+
+
+def _read_text(path: Path) -> str:
+    return _read_file_bytes(path).decode("ascii", errors="replace")
+
+
+def _find_dataset_file(dataset: str, names: tuple[str, ...], explicit: str | Path | None,
+                       what: str) -> Path:
+    """The first of ``names`` in the directories searched for ``dataset``, or DataNotFoundError."""
     looked = []
-    for directory in config.usps_dir_candidates(usps_dir):
+    for directory in config.dataset_dir_candidates(dataset, explicit):
         for path in (directory / name for name in names):
             if path.is_file():
-                text = _read_file_bytes(path).decode("ascii", errors="replace")
-                return parse_usps(text, source=str(path))
-        note = "neither file" if directory.is_dir() else "no such directory"
+                return path
+        note = "no such file" if directory.is_dir() else "no such directory"
         looked.append(f"  - {directory} ({note})")
     raise DataNotFoundError(
-        f"USPS {split} set not found. Put {names[0]} (or {names[1]}) in one of these directories, "
-        f"or set {config.USPS_DIR_ENV}=/path/to/dir:\n" + "\n".join(looked))
+        f"{what} not found. Put {' (or '.join(names)}{')' * (len(names) - 1)} in one of these "
+        f"directories, or set DIGIT_{dataset.upper()}_DIR=/path/to/dir:\n" + "\n".join(looked))
 
 
 def label_counts(y: np.ndarray) -> np.ndarray:
