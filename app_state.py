@@ -38,8 +38,12 @@ PAST_RUNS = "past_runs"  # run ids chosen for the overlay of curves
 
 MNIST_SOURCES = {"MNIST train": "train", "MNIST test": "test"}
 USPS_SOURCES = {"USPS train": "train", "USPS test": "test"}
+# pendigits' pen strokes are shown drawn once on a canvas and read by the pipeline, as the app would.
+PENDIGITS_SOURCES = {"pendigits training writers": "train", "pendigits held-out writers": "held out"}
+OPTDIGITS_SOURCES = {"optdigits tra": "tra", "optdigits cv": "cv"}
+SOURCE_FAMILIES = (MNIST_SOURCES, USPS_SOURCES, PENDIGITS_SOURCES, OPTDIGITS_SOURCES)
 CSV_SOURCE = "Uploaded CSV"
-SOURCES = (*MNIST_SOURCES, *USPS_SOURCES, CSV_SOURCE)
+SOURCES = (*MNIST_SOURCES, *USPS_SOURCES, *PENDIGITS_SOURCES, *OPTDIGITS_SOURCES, CSV_SOURCE)
 NO_MODEL_HELP = ("Train one with `python -m digit_core train --preset best --out models/default.keras` "
                  "(or on the Train page, then make it active), or pick another model.")
 
@@ -99,12 +103,26 @@ def dataset(source: str) -> tuple[np.ndarray, np.ndarray]:
         loaded = mnist()
         splits = {"train": (loaded.x_train, loaded.y_train), "test": (loaded.x_test, loaded.y_test)}
         return splits[MNIST_SOURCES[source]]
+    if source in PENDIGITS_SOURCES:
+        return pen_writers(PENDIGITS_SOURCES[source])
+    if source in OPTDIGITS_SOURCES:
+        return data.load_optdigits(OPTDIGITS_SOURCES[source])
     return usps(USPS_SOURCES[source])
+
+
+@st.cache_resource(show_spinner="Drawing the pen strokes on a canvas and reading them…")
+def pen_writers(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """pendigits' training (``"train"``) or held-out writers' digits, each drawn once (seeded) and
+    preprocessed: uint8 (N, 28, 28) and labels."""
+    from digit_core import writers
+
+    train, held_out = writers.split_pen_writers(data.load_pendigits())
+    return writers.pen_digits_as_mnist(train if split == "train" else held_out, np.random.default_rng(0))
 
 
 def sibling_sources(source: str) -> dict[str, str]:
     """The built-in sources of the same dataset as ``source``, by split ({} for the uploaded CSV)."""
-    for family in (MNIST_SOURCES, USPS_SOURCES):
+    for family in SOURCE_FAMILIES:
         if source in family:
             return {split: name for name, split in family.items()}
     return {}

@@ -47,7 +47,7 @@ def parse_pendigits(text: str, source: str) -> list[PenDigit]:
         if current is None:
             return
         if stroke is not None:
-            raise ValueError(f"{source}, line {line_number}: .PEN_DOWN at a stroke without .PEN_UP")
+            raise ValueError(f"{source}, line {line_number}: the stroke before this line has no .PEN_UP")
         if not current["strokes"]:
             raise ValueError(f"{source}, line {current['line']}: digit with no pen stroke")
         digits.append(PenDigit(current["label"], current["writer"], tuple(current["strokes"])))

@@ -6,8 +6,9 @@
 - USPS: 16×16 scans of US mail, preprocessed like an uploaded scan.
 
 Validation holds out whole writers. pendigits names each digit's writer (``.COMMENT label writer n``):
-writers ``HELD_OUT_PEN_WRITERS`` are never trained on. optdigits names none; its ``cv`` file comes from
-other writers than its ``tra`` file (30 writers in all) and is held out whole.
+writers ``HELD_OUT_PEN_WRITERS`` are never trained on. optdigits names none: its ``cv`` file is held
+out whole, but UCI drew ``tra`` and ``cv`` from the same 30 writers, so it may share writers with
+``tra``; scikit-learn's digits (optdigits' 13 test writers) are the writer-independent check.
 """
 
 from __future__ import annotations

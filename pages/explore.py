@@ -1,4 +1,4 @@
-"""Explore page: the data analysis report of MNIST, USPS or an uploaded CSV of digits."""
+"""Explore page: the data analysis report of MNIST, USPS, pendigits, optdigits or an uploaded CSV of digits."""
 
 import streamlit as st
 

@@ -43,6 +43,28 @@ def test_usps_source(open_page, mnist) -> None:
     assert summary["images"] == "2,007" and summary["image shape"] == "16×16"
 
 
+def test_other_writers_sources(open_page, mnist) -> None:
+    from digit_core import data
+
+    try:
+        data.load_pendigits(), data.load_optdigits("cv")
+    except data.DataNotFoundError as error:
+        import pytest
+
+        pytest.skip(str(error))
+    at = open_page("explore").run()
+    at.radio(key=app_state.EXPLORE_SOURCE).set_value("pendigits held-out writers").run()
+    assert not at.exception and not at.error
+    summary = _table_values(at)
+    # Writers 25-30, each digit drawn on a canvas and read into the model's 28×28 input.
+    assert summary["images"] == "1,498" and summary["image shape"] == "28×28"
+    assert '"name":"train"' in at.get("plotly_chart")[0].proto.spec  # both groups of writers counted
+    at.radio(key=app_state.EXPLORE_SOURCE).set_value("optdigits cv").run()
+    assert not at.exception
+    summary = _table_values(at)
+    assert summary["images"] == "946" and summary["image shape"] == "32×32"
+
+
 def test_an_uploaded_csv_is_explored(open_page, mnist) -> None:
     rows = np.column_stack([mnist.y_test[:30], mnist.x_test[:30].reshape(30, -1)])
     content = "label," + ",".join(f"pixel{i}" for i in range(784)) + "\n" + "\n".join(

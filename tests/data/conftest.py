@@ -70,7 +70,7 @@ def no_data_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     Returns the fake project root, so the candidate directories are predictable.
     """
-    for name in (config.DATA_DIR_ENV, config.USPS_DIR_ENV):
+    for name in (config.DATA_DIR_ENV, config.USPS_DIR_ENV, "DIGIT_PENDIGITS_DIR", "DIGIT_OPTDIGITS_DIR"):
         monkeypatch.delenv(name, raising=False)
     work_dir, home, project = tmp_path / "cwd", tmp_path / "home", tmp_path / "checkout" / "project"
     for directory in (work_dir, home, project):
