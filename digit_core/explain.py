@@ -122,6 +122,7 @@ class Explainer:
         self.steps = steps
         self._explain = tf.function(self._explain_graph,
                                     input_signature=[tf.TensorSpec((28, 28), tf.float32)])
+        self._explain(tf.zeros((28, 28)))  # trace now (about a second), not on the first drawing explained
 
     @classmethod
     def from_file(cls, path: str | Path, steps: int = PATH_STEPS) -> "Explainer":
