@@ -4,8 +4,8 @@ The saliency map is integrated gradients (Sundararajan et al., 2017): the gradie
 log-odds, log(p / (1 - p)), averaged along the straight path from a blank image to the drawing,
 times the drawing. Each inked pixel gets its share of the rise in those odds from blank to drawing;
 the map keeps the shares that pushed towards the digit (negative ones are set to zero). Log-odds,
-because the shipped ensemble is so sure of most drawings that their probability is flat at 1.0
-while the odds still say which strokes matter: zeroing the 10% most salient inked pixels of an
+because the shipped ensemble is so sure of most drawings that their probability barely moves from
+1.0 while the odds still say which strokes matter: zeroing the 10% most salient inked pixels of an
 MNIST test digit lowered its probability more than zeroing 10% at random for 92 of 100 digits
 with log-odds (test digits 1000-1099 and 2000-2099 alike), against 85-88 with the probability and
 76-82 with the log-probability. tests/model/test_explain.py checks this on other digits.
@@ -97,7 +97,7 @@ def network_chains(model: Any) -> list[tuple[str, list[Any]]]:
     """
     kinds = [type(layer).__name__ for layer in model.layers]
     members = [layer for layer in model.layers if hasattr(layer, "layers")]
-    if members and set(kinds) - {"InputLayer", "Average"} <= {"Sequential", "Functional"}:
+    if members and "Average" in kinds and set(kinds) - {"InputLayer", "Average"} <= {"Sequential", "Functional"}:
         return [(member.name, _chain_layers(member)) for member in members]
     return [("", _chain_layers(model))]
 

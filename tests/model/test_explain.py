@@ -104,3 +104,13 @@ def _zeroed(image: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     flat = image.ravel().copy()
     flat[pixels] = 0.0
     return flat.reshape(image.shape)
+
+
+def test_a_model_that_is_not_a_chain_is_refused_clearly() -> None:
+    import keras
+
+    inputs = keras.Input(shape=(28, 28, 1))
+    flat = keras.layers.Flatten()(inputs)
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Concatenate()([flat, flat]))
+    with pytest.raises(ValueError, match="only chains of layers"):
+        Explainer(keras.Model(inputs, outputs))
