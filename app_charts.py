@@ -1,4 +1,4 @@
-"""Streamlit pieces several pages show: the model picker, a prediction card, images of digits.
+"""Streamlit pieces several pages show: the model picker, a prediction card, images of digits, explanations.
 
 Figures themselves are built in ``digit_core.figures``; this module only lays them out.
 """
@@ -14,6 +14,7 @@ import app_state
 from digit_core import figures, registry
 
 if TYPE_CHECKING:
+    from digit_core.explain import Explanation
     from digit_core.jobs import TrainingSnapshot
     from digit_core.predict import Prediction, Predictor
 
@@ -119,3 +120,51 @@ def show_training(snapshot: TrainingSnapshot, mine: bool) -> None:
         histories = {snapshot.name: snapshot.history}
         accuracy_column.plotly_chart(figures.history_figure(histories, "accuracy"), key="live-accuracy")
         loss_column.plotly_chart(figures.history_figure(histories, "loss"), key="live-loss")
+
+
+def why_this_answer(model_id: str, image: np.ndarray, key: str) -> None:
+    """The "Why this answer" expander for a (28, 28) model input, computed only once switched on.
+
+    An expander runs its body even when closed, so a switch inside keeps each reading as fast as before.
+    """
+    with st.expander("Why this answer"):
+        if st.toggle("Show what the network looks at", key=key):
+            show_explanation(model_id, image)
+
+
+def show_explanation(model_id: str, image: np.ndarray) -> None:
+    """Saliency heatmaps for the answer and the runner-up, each network's reading, the feature maps."""
+    from digit_core.explain import SALIENCY_DESCRIPTION
+
+    try:
+        explanation = app_state.explainer(model_id).explain(image)
+    except (registry.ModelLoadError, ValueError, OSError) as error:
+        st.error(f"Cannot explain this reading: {error}")
+        return
+    st.image([figures.saliency_overlay(explanation.image, explanation.saliency),
+              figures.saliency_overlay(explanation.image, explanation.runner_up_saliency)],
+             caption=[f"What makes it a {explanation.digit} ({explanation.confidence:.1%})",
+                      f"What would make it a {explanation.runner_up}, the runner-up "
+                      f"({explanation.runner_up_probability:.1%})"])
+    st.caption(f"{SALIENCY_DESCRIPTION} Each map is scaled to its own strongest pixel.")
+    if explanation.members:
+        st.caption("Each network of the ensemble alone: " + "; ".join(
+            f"{member.name} reads {member.digit} ({member.confidence:.1%})" for member in explanation.members) + ".")
+    _show_feature_maps(explanation)
+
+
+def _show_feature_maps(explanation: Explanation) -> None:
+    """The convolution layers' feature maps as grids, one tab per network of an ensemble."""
+    if not explanation.feature_maps:
+        st.caption("This network has no convolution layers, so there are no feature maps to show.")
+        return
+    networks = list(dict.fromkeys(maps.layer.rpartition("/")[0] for maps in explanation.feature_maps))
+    tabs = st.tabs([name or "network" for name in networks]) if len(networks) > 1 else [st.container()]
+    for network, tab in zip(networks, tabs):
+        with tab:
+            for maps in explanation.feature_maps:
+                if maps.layer.rpartition("/")[0] == network:
+                    channels, height, width = maps.maps.shape
+                    st.image(figures.feature_map_grid(maps.maps),
+                             caption=f"{maps.layer}: {channels} feature maps of {height}×{width}, "
+                                     "bright where the filter found its pattern")

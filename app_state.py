@@ -21,6 +21,7 @@ from digit_core.profile import DatasetProfile, profile_dataset
 
 if TYPE_CHECKING:
     from digit_core.evaluate import Evaluation
+    from digit_core.explain import Explainer
     from digit_core.predict import Predictor
 
 # Session-state keys.
@@ -35,6 +36,9 @@ EVALUATE_PREDICTED = "evaluate_predicted_digit"  # ... and predicted digit
 EVALUATE_CLICKED = "evaluate_clicked_cell"  # the last confusion cell clicked, applied once to the two above
 SEEN_TRAINING_ACTIVE = "seen_training_active"  # the Train page's live panel saw a run in progress
 PAST_RUNS = "past_runs"  # run ids chosen for the overlay of curves
+EXPLAIN_DRAWING = "explain_drawing"  # the Draw tab's "Why this answer" switch
+EXPLAIN_UPLOAD = "explain_upload"  # prefix of each upload card's switch (followed by the file's id)
+EXPLAIN_TEST_DIGIT = "explain_test_digit"  # the Evaluate page's test image picked to explain
 
 MNIST_SOURCES = {"MNIST train": "train", "MNIST test": "test"}
 USPS_SOURCES = {"USPS train": "train", "USPS test": "test"}
@@ -75,6 +79,19 @@ def predictor(model_id: str) -> Predictor:
     """A loaded predictor for a registry id; raises ``registry.ModelLoadError`` when it cannot load."""
     path = registry.resolve(model_id)
     return _predictor_for_file(str(path), path.stat().st_mtime)
+
+
+@st.cache_resource(show_spinner="Preparing the explanations…", max_entries=3)
+def _explainer_for_file(path: str, modified: float) -> Explainer:
+    from digit_core.explain import Explainer
+
+    return Explainer.from_file(path)
+
+
+def explainer(model_id: str) -> Explainer:
+    """The cached explainer of a registry id; raises ``registry.ModelLoadError`` when it cannot load."""
+    path = registry.resolve(model_id)
+    return _explainer_for_file(str(path), path.stat().st_mtime)
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")

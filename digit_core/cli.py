@@ -1,4 +1,4 @@
-"""Command line: ``python -m digit_core train|evaluate|predict|models|ensemble|compare``.
+"""Command line: ``python -m digit_core train|evaluate|predict|explain|models|ensemble|compare``.
 
 Every command is a thin layer over the core; ``--help`` on each shows its defaults.
 """
@@ -78,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", default=None, help="a .keras path or registry id (default: active model)")
     predict.add_argument("--json", action="store_true", help="print one JSON line per image")
     predict.set_defaults(handler=_cmd_predict)
+
+    explain = commands.add_parser("explain", help="which strokes made the model read each digit image",
+                                  formatter_class=defaults)
+    explain.add_argument("images", nargs="+", metavar="IMAGE")
+    explain.add_argument("--model", default=None, help="a .keras path or registry id (default: active model)")
+    explain.add_argument("--json", action="store_true",
+                         help="print one JSON line per image, with 28×28 saliency maps")
+    explain.set_defaults(handler=_cmd_explain)
 
     models = commands.add_parser("models", help="list saved models and runs", formatter_class=defaults)
     models.add_argument("--json", action="store_true")
@@ -170,6 +178,32 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         else:
             print(f"{line['path']}: {line['digit']} ({line['confidence']:.1%})", flush=True)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from digit_core import commands
+
+    failed = False
+    for line in commands.explain_files(args.model, args.images):
+        failed = failed or "error" in line
+        if args.json:
+            print(json.dumps(line), flush=True)
+        elif "error" in line:
+            print(f"{line['path']}: error: {line['error']}", flush=True)
+        elif line["digit"] is None:
+            print(f"{line['path']}: no digit found ({line['message']})", flush=True)
+        else:
+            print(f"{line['path']}: {line['digit']} ({line['confidence']:.1%}), runner-up {line['runner_up']} "
+                  f"({line['runner_up_confidence']:.1%})\n{_ascii_map(line['saliency'])}", flush=True)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _ascii_map(saliency: list[list[float]]) -> str:
+    """A 28×28 saliency map as text: blank for nothing, then ``.:*#`` from weak to strong."""
+    strongest = max(max(row) for row in saliency) or 1.0
+    shades = ".:*#"
+    return "\n".join("".join(shades[min(3, int(4 * value / strongest))] if value > 0 else " " for value in row)
+                     for row in saliency)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

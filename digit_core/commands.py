@@ -69,6 +69,28 @@ def predict_files(model: str | Path | None, paths: list[str]) -> Iterator[dict[s
         yield prediction.to_json(path)
 
 
+def explain_files(model: str | Path | None, paths: list[str]) -> Iterator[dict[str, Any]]:
+    """One JSON-ready dict per image path: the reading and its saliency maps, or ``{"path", "error"}``.
+
+    The network reads the image as the pipeline prepares it once (no second look, unlike predict).
+    """
+    from digit_core.explain import Explainer
+    from digit_core.imageio import ImageDecodeError, read_image_file
+    from digit_core.preprocess import preprocess
+
+    explainer = Explainer.from_file(resolve_model_path(model))
+    for path in paths:
+        try:
+            prepared = preprocess(read_image_file(path), keep_steps=False)
+        except (ImageDecodeError, OSError, ValueError) as error:
+            yield {"path": path, "error": str(error)}
+            continue
+        if not prepared.found:
+            yield {"path": path, "digit": None, "confidence": 0.0, "saliency": None, "message": prepared.message}
+            continue
+        yield explainer.explain(prepared.image).to_json(path)
+
+
 def _check_out(out: Path) -> None:
     if out.suffix != ".keras":
         raise ValueError(f"--out must end in .keras, got {out}.")

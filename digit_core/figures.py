@@ -205,3 +205,29 @@ def run_rows(run_infos: Sequence[Any]) -> list[dict[str, Any]]:
                      "test accuracy": run.metrics.get("test_accuracy"), "params": run.metrics.get("params"),
                      "seconds": run.metrics.get("train_seconds")})
     return rows
+
+
+def saliency_overlay(image: np.ndarray, saliency: np.ndarray, scale: int = 6) -> np.ndarray:
+    """A saliency map as heat over the digit: RGB uint8, enlarged ``scale`` times.
+
+    The digit (light on dark, as the model saw it) stays dimly visible in grey; pixels glow from red
+    (some saliency) to yellow (the map's strongest). Each map is scaled to its own maximum.
+    """
+    image, saliency = np.asarray(image, np.float64), np.asarray(saliency, np.float64)
+    if image.shape != saliency.shape or image.ndim != 2:
+        raise ValueError(f"Expected an image and a saliency map of one 2-D shape, got {image.shape} "
+                         f"and {saliency.shape}.")
+    digit = to_uint8(image).astype(np.float64) / 255.0
+    strongest = saliency.max()
+    heat = np.clip(saliency / strongest, 0.0, 1.0) if strongest > 0 else np.zeros_like(saliency)
+    base = np.repeat(0.35 * digit[..., np.newaxis], 3, axis=2)  # (h, w, 3) dim grey digit
+    colour = np.stack([np.minimum(1.0, 2 * heat), np.clip(2 * heat - 1, 0.0, 1.0), np.zeros_like(heat)], axis=2)
+    alpha = np.sqrt(heat)[..., np.newaxis]  # faint heat still shows
+    blended = (1 - alpha) * base + alpha * colour
+    return enlarge(np.round(blended * 255).astype(np.uint8), scale)
+
+
+def feature_map_grid(maps: np.ndarray, cell_side: int = 56, columns: int = 16) -> np.ndarray:
+    """A layer's feature maps (channels, h, w) as one RGB grid, each map stretched to its own range."""
+    maps = np.asarray(maps)
+    return tile_images(maps, columns=min(columns, len(maps)), scale=max(1, cell_side // maps.shape[-1]), border=1)

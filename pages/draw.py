@@ -3,7 +3,7 @@
 import streamlit as st
 
 import app_state
-from app_charts import load_predictor, pick_model, show_prediction
+from app_charts import load_predictor, pick_model, show_prediction, why_this_answer
 from digit_core.imageio import ACCEPTED_EXTENSIONS, ACCEPTED_NAMES, ImageDecodeError, decode_image
 from digit_core.predict import Predictor
 
@@ -11,7 +11,7 @@ CANVAS_SIDE = 280
 
 
 @st.fragment
-def drawing_panel(model: Predictor | None) -> None:
+def drawing_panel(model: Predictor | None, model_id: str | None) -> None:
     """The canvas and the model's reading of it. A stroke reruns only this panel, not the whole page."""
     canvas_column, result_column = st.columns([1, 1.4], gap="large")
     with canvas_column:
@@ -32,7 +32,10 @@ def drawing_panel(model: Predictor | None) -> None:
         elif not strokes or canvas.image_data is None:
             st.info("The canvas is empty: draw a digit on it.")
         else:
-            show_prediction(model.predict_image(canvas.image_data, keep_steps=True))
+            prediction = model.predict_image(canvas.image_data, keep_steps=True)
+            show_prediction(prediction)
+            if prediction.found:
+                why_this_answer(model_id, prediction.preprocessed.image, key=app_state.EXPLAIN_DRAWING)
 
 
 app_state.use_app_navigation()
@@ -43,7 +46,7 @@ predictor = load_predictor(model_id) if model_id else None
 
 draw_tab, upload_tab = st.tabs(["Draw", "Upload"])
 with draw_tab:
-    drawing_panel(predictor)
+    drawing_panel(predictor, model_id)
 
 with upload_tab:
     uploads = st.file_uploader(f"Photos or scans of digits ({ACCEPTED_NAMES}, one digit each)",
@@ -61,4 +64,8 @@ with upload_tab:
             picture_column, result_column = st.columns([1, 2])
             picture_column.image(image, caption="uploaded", width=160)
             with result_column:
-                show_prediction(predictor.predict_image(image, keep_steps=True))
+                prediction = predictor.predict_image(image, keep_steps=True)
+                show_prediction(prediction)
+            if prediction.found:
+                why_this_answer(model_id, prediction.preprocessed.image,
+                                key=f"{app_state.EXPLAIN_UPLOAD}-{upload.file_id}")

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 import app_state
-from app_charts import digit_images, pick_model
+from app_charts import digit_images, pick_model, show_explanation
 from digit_core import figures, registry
 from digit_core.data import DataNotFoundError
 
@@ -53,6 +53,12 @@ if len(cell):
     st.caption(f"{len(cell)} test images are {true_digit}s read as {predicted_digit}" + (
         f"; the first {GALLERY_SIZE}:" if len(cell) > GALLERY_SIZE else ":"))
     digit_images(test.x_test[cell[:GALLERY_SIZE]], [f"#{i} ({evaluation.confidences[i]:.0%})" for i in cell[:GALLERY_SIZE]])
+    with st.expander("Why this answer"):  # nothing is computed until an image is picked
+        picked = st.pills("Pick one of these test images", [int(i) for i in cell[:GALLERY_SIZE]],
+                          format_func=lambda i: f"#{i}",
+                          key=f"{app_state.EXPLAIN_TEST_DIGIT}-{true_digit}-{predicted_digit}")
+        if picked is not None:
+            show_explanation(model_id, test.x_test[picked])
 else:
     st.info(f"No test image is a {true_digit} read as {predicted_digit}.")
 

@@ -109,3 +109,25 @@ def test_thumbnails_are_equal_squares_on_the_image_background() -> None:
     assert square[0, 0] == 255 and square[20, 20] == 0  # padded with white, the dark mark kept centred
     small = figures.thumbnail(np.eye(4, dtype=np.float32), side=8)
     assert small.shape == (8, 8) and small[0, 0] == 255 and small[0, 7] == 0  # enlarged without blur
+
+
+def test_saliency_overlay_glows_where_the_map_is_strong() -> None:
+    image = np.zeros((28, 28), np.float32)
+    image[10:18, 12:16] = 1.0  # the digit's ink
+    saliency = np.zeros((28, 28), np.float32)
+    saliency[12, 13], saliency[15, 14] = 2.0, 0.5
+    overlay = figures.saliency_overlay(image, saliency, scale=3)
+    assert overlay.shape == (84, 84, 3) and overlay.dtype == np.uint8
+    strongest, weaker, plain_ink, paper = (overlay[3 * row, 3 * column] for row, column in
+                                           ((12, 13), (15, 14), (11, 12), (0, 0)))
+    assert tuple(strongest) == (255, 255, 0)  # yellow at the map's maximum
+    assert weaker[0] > weaker[1] == weaker[2]  # a quarter of the maximum: red over the grey ink, no yellow yet
+    assert plain_ink[0] == plain_ink[1] == plain_ink[2] > paper[0] == 0  # ink stays grey, paper black
+    assert not figures.saliency_overlay(image, np.zeros_like(saliency)).any(axis=2)[0, 0]
+    with pytest.raises(ValueError, match="2-D shape"):
+        figures.saliency_overlay(image, saliency[:27])
+
+
+def test_feature_map_grid_tiles_every_map() -> None:
+    grid = figures.feature_map_grid(np.random.default_rng(0).random((20, 11, 11)), cell_side=44, columns=8)
+    assert grid.shape == (3 * (44 + 2), 8 * (44 + 2), 3)  # 20 maps in rows of 8, each 4× with a 1-pixel border

@@ -122,3 +122,26 @@ def test_prediction_card_without_a_digit_shows_no_prediction() -> None:
     assert not at.exception
     assert not at.metric
     assert "No digit found" in at.info[0].value
+
+
+def _explanation_images(at: AppTest) -> list[str]:
+    """Captions of the images inside the "Why this answer" expanders."""
+    return [image.caption for expander in at.expander if expander.label == "Why this answer"
+            for element in expander.get("image") for image in element.proto.imgs]
+
+
+def test_why_this_answer_is_computed_only_when_switched_on(open_page, tiny_model: str) -> None:
+    at = open_page("draw").run()
+    at.file_uploader[0].set_value([("seven.png", _png_of_digit(7), "image/png")]).run()
+    assert not at.exception
+    (why,) = [expander for expander in at.expander if expander.label == "Why this answer"]
+    assert _explanation_images(at) == []  # the reading alone, as fast as before
+    why.toggle[0].set_value(True).run()
+    assert not at.exception and not at.error
+    digit = at.metric[0].value
+    captions = _explanation_images(at)
+    assert captions[0].startswith(f"What makes it a {digit} (")
+    assert captions[1].startswith("What would make it a ") and "the runner-up" in captions[1]
+    # Then the feature maps of the tiny network's one convolution layer.
+    assert [caption for caption in captions[2:] if "feature maps of" in caption] == captions[2:] != []
+    assert any("integrated gradients" in caption.value for caption in at.caption)

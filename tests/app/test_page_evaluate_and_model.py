@@ -54,3 +54,18 @@ def test_model_page_explains_the_layers(open_page, tiny_model: str) -> None:
     assert "4 filters of 3×3 pixels" in at.caption[-1].value
     at.selectbox[1].set_value(at.selectbox[1].options[-1]).run()  # the output layer
     assert not at.exception and len(at.get("plotly_chart")) == 2
+
+
+def test_a_picked_test_image_is_explained(open_page, tiny_model: str) -> None:
+    at = open_page("evaluate").run()
+    assert not at.exception
+    (why,) = [expander for expander in at.expander if expander.label == "Why this answer"]
+    assert not why.get("image")  # nothing is explained until an image is picked
+    pills = why.button_group[0]
+    assert pills.options[0].startswith("#")  # the gallery's test images by number
+    pills.set_value(int(pills.options[0].lstrip("#"))).run()
+    assert not at.exception and not at.error
+    (why,) = [expander for expander in at.expander if expander.label == "Why this answer"]
+    captions = [image.caption for element in why.get("image") for image in element.proto.imgs]
+    assert captions[0].startswith("What makes it a ") and "the runner-up" in captions[1]
+    assert any("feature maps of" in caption for caption in captions[2:])

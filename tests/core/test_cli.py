@@ -60,6 +60,30 @@ def test_predict_with_only_good_files_exits_zero(isolated_dirs, images) -> None:
     assert result.stdout.startswith(f"{images['good']}: ")
 
 
+def test_explain_json_gives_saliency_maps_and_an_error_line_for_a_bad_file(isolated_dirs, images,
+                                                                           shipped_model_path) -> None:
+    paths = [str(images[k]) for k in ("good", "corrupt", "blank")]
+    result = run_cli("explain", "--json", "--model", str(shipped_model_path), *paths, env_dirs=isolated_dirs)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    good, corrupt, blank = [json.loads(line) for line in result.stdout.splitlines()]
+    assert good["path"] == paths[0] and good["digit"] == 7 and 0.5 < good["confidence"] <= 1
+    for key in ("saliency", "runner_up_saliency"):
+        saliency = np.array(good[key])
+        assert saliency.shape == (28, 28) and saliency.min() >= 0 and saliency.max() > 0
+    assert good["runner_up"] != 7 and len(good["members"]) == 3  # the shipped ensemble's three networks
+    assert set(corrupt) == {"path", "error"} and corrupt["error"]
+    assert blank["digit"] is None and blank["saliency"] is None and "error" not in blank
+
+
+def test_explain_as_text_draws_the_map(isolated_dirs, images) -> None:
+    result = run_cli("explain", str(images["good"]), env_dirs=isolated_dirs)
+    assert result.returncode == 0, result.stderr
+    first, *rows = result.stdout.splitlines()
+    assert first.startswith(f"{images['good']}: ") and "runner-up" in first
+    assert len(rows) == 28 and any(set(row) & set(".:*#") for row in rows)
+
+
 def test_evaluate_json_on_the_mnist_test_set(isolated_dirs) -> None:
     result = run_cli("evaluate", "--json", env_dirs=isolated_dirs)
     assert result.returncode == 0, result.stderr
