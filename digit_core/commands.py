@@ -181,6 +181,6 @@ def ensemble_and_record(members: list[str], *, out: Path, name: str,
     predictor = Predictor(model, metadata["training"]["normalization"])
     result = evaluate(predictor.probabilities, mnist.x_test, mnist.y_test)
     metadata.update(test_accuracy=result.accuracy, test_loss=result.loss)
-    registry.save(model, out.stem, metadata, models_dir=out.parent)
+    registry.save(model, out.stem, metadata, models_dir=out.parent, onnx_model=predictor.onnx_model)
     return {"saved": str(out), "members": [str(path) for path in paths], "test_accuracy": result.accuracy,
             "test_loss": result.loss, "train_seconds": metadata["train_seconds"], "params": int(model.count_params())}
