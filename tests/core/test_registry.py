@@ -165,6 +165,9 @@ def test_the_shipped_model_and_its_sidecar_belong_together(shipped_model_path) -
 
     metadata = registry.metadata_beside(shipped_model_path)
     assert metadata[registry.DIGEST_KEY] == hashlib.sha256(shipped_model_path.read_bytes()).hexdigest()
+    onnx_file = shipped_model_path.with_suffix(".onnx")
+    assert metadata[registry.ONNX_DIGEST_KEY] == hashlib.sha256(onnx_file.read_bytes()).hexdigest()
+    assert registry.onnx_beside(shipped_model_path) == onnx_file
 
 
 def test_a_save_cut_off_after_the_export_serves_the_old_model(isolated_dirs, monkeypatch, mnist) -> None:
