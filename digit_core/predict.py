@@ -1,9 +1,9 @@
 """Fast inference: a predictor loaded once, classifying one image in well under a millisecond.
 
 ``model.predict`` builds a data pipeline on every call (tens of milliseconds). The predictor instead
-runs the network's ONNX export (``digit_core.export``) in ONNX Runtime, on one thread: about 0.3 ms
-for the shipped ensemble of three, any batch size in chunks. A model loaded from the registry with
-its export beside it needs no TensorFlow at all until its Keras layers are asked for.
+runs the network's ONNX export (``digit_core.export``) in ONNX Runtime, on one thread: about a third
+of a millisecond for the shipped ensemble of three, any batch size in chunks. A model loaded from the
+registry with its export beside it needs no TensorFlow at all until its Keras layers are asked for.
 """
 
 from __future__ import annotations
