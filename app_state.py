@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -92,6 +93,26 @@ def explainer(model_id: str) -> Explainer:
     """The cached explainer of a registry id; raises ``registry.ModelLoadError`` when it cannot load."""
     path = registry.resolve(model_id)
     return _explainer_for_file(str(path), path.stat().st_mtime)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _litert_for_file(path: str, modified: float) -> bytes:
+    from digit_core.export import export_bytes
+
+    return export_bytes(_predictor_for_file(path, modified).model, "litert")
+
+
+def model_files(model_id: str) -> dict[str, Callable[[], bytes]]:
+    """The model's files to download, by ending (.keras, .onnx, .tflite), each made when asked for.
+
+    The ``.onnx`` is the export the predictor runs; the ``.tflite`` is converted on the first click
+    (a few seconds) and cached. The functions run outside the page's script, so they draw nothing.
+    """
+    path = registry.resolve(model_id)
+    modified = path.stat().st_mtime
+    return {".keras": path.read_bytes,
+            ".onnx": lambda: _predictor_for_file(str(path), modified).onnx_model,
+            ".tflite": lambda: _litert_for_file(str(path), modified)}
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")

@@ -203,6 +203,32 @@ def ensemble_and_record(members: list[str], *, out: Path, name: str,
     predictor = Predictor(model, metadata["training"]["normalization"])
     result = evaluate(predictor.probabilities, mnist.x_test, mnist.y_test)
     metadata.update(test_accuracy=result.accuracy, test_loss=result.loss)
-    registry.save(model, out.stem, metadata, models_dir=out.parent)
+    registry.save(model, out.stem, metadata, models_dir=out.parent, onnx_model=predictor.onnx_model)
     return {"saved": str(out), "members": [str(path) for path in paths], "test_accuracy": result.accuracy,
             "test_loss": result.loss, "train_seconds": metadata["train_seconds"], "params": int(model.count_params())}
+
+
+def export_model(model: str | Path | None, export_format: str, out: Path,
+                 data_dir: Path | None = None) -> dict[str, Any]:
+    """Write a model as ONNX or LiteRT to ``out`` and check, on MNIST test, that it reads like Keras.
+
+    The ONNX file is the export the predictor runs (the one saved beside the model, or made on load).
+    """
+    from digit_core import data
+    from digit_core.atomic import atomic_write_bytes
+    from digit_core.export import SUFFIXES, check_format, compare_readings, export_bytes, reader
+    from digit_core.predict import Predictor, model_input
+
+    check_format(export_format)
+    if out.suffix != SUFFIXES[export_format]:
+        raise ValueError(f"--out must end in {SUFFIXES[export_format]} for --format {export_format}, got {out}.")
+    path = resolve_model_path(model)
+    mnist = data.load_mnist(data_dir)  # before the slow part: a missing data set fails fast
+    predictor = Predictor.from_file(path)
+    exported = predictor.onnx_model if export_format == "onnx" else export_bytes(predictor.model, export_format)
+    atomic_write_bytes(out, exported)
+    # Read back what was written, beside the Keras model it came from.
+    agreement = compare_readings(predictor.model, reader(out.read_bytes(), export_format),
+                                 model_input(mnist.x_test, predictor.normalization), mnist.y_test)
+    return {"model": str(path), "format": export_format, "out": str(out), "size_bytes": out.stat().st_size,
+            **agreement}

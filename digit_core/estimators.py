@@ -72,8 +72,8 @@ class KerasClassifier(DigitClassifier):
     """A zoo network trained with ``digit_core.train.train``.
 
     ``n_parameters_`` is Keras' ``count_params()`` (trainable and non-trainable weights, as the
-    notebooks reported). Prediction goes through ``digit_core.predict.Predictor`` (a traced direct
-    call, batched), the same path the app uses.
+    notebooks reported). Prediction goes through ``digit_core.predict.Predictor`` (the network's ONNX
+    export in ONNX Runtime, batched), the same path the app uses.
     """
 
     def __init__(self, network: zoo.NetworkConfig, training: zoo.TrainConfig, name: str = "model") -> None:

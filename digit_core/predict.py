@@ -1,13 +1,15 @@
-"""Fast inference: a predictor loaded once, classifying one image in a few milliseconds.
+"""Fast inference: a predictor loaded once, classifying one image in well under a millisecond.
 
 ``model.predict`` builds a data pipeline on every call (tens of milliseconds). The predictor instead
-runs a few images through the network translated to NumPy (``numpy_forward``: about a millisecond
-for the shipped ensemble of three, a third of that for one network), and larger batches through a
-traced ``tf.function`` of the model, in chunks.
+runs the network's ONNX export (``digit_core.export``) in ONNX Runtime, on one thread: about a third
+of a millisecond for the shipped ensemble of three, any batch size in chunks. A model loaded from the
+registry with its export beside it needs no TensorFlow at all until its Keras layers are asked for.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,13 +17,10 @@ from typing import Any
 import numpy as np
 
 from digit_core.data import normalize_l2
-from digit_core.numpy_forward import compile_forward
 from digit_core.preprocess import Preprocessed, preprocess
 
 # Below this confidence the app suggests redrawing the digit.
 LOW_CONFIDENCE = 0.6
-# Up to this many images go through the NumPy forward pass; TensorFlow is faster for more.
-SMALL_BATCH = 16
 # Below this confidence the predictor takes a second look: it prepares the image again in each way of
 # SECOND_LOOKS and averages those readings with the first. With the shipped model on
 # bench/accuracy.py's sets: USPS-style scans +0.03 to +0.08 points, canvas drawings +0.40, synthetic
@@ -65,26 +64,63 @@ class Prediction:
 
 
 class Predictor:
-    """Wraps a Keras model for fast single-image and batched prediction of (28, 28) inputs in [0, 1]."""
+    """Fast single-image and batched prediction of (28, 28) inputs in [0, 1], through ONNX Runtime.
 
-    def __init__(self, model: Any, normalization: str = "scale", batch_size: int = 512) -> None:
-        import tensorflow as tf
+    ``model`` is the Keras model, or None with ``model_file``: then it is loaded from that file
+    (safe mode) the first time ``model`` is asked for. ``onnx_model`` is its ONNX export, made here
+    from ``model`` when not given; ``onnx_file`` says which file it was read from (None: exported in
+    memory).
+    """
 
-        self.model = model
+    def __init__(self, model: Any, normalization: str = "scale", batch_size: int = 512, *,
+                 onnx_model: bytes | None = None, model_file: Path | None = None,
+                 onnx_file: Path | None = None) -> None:
+        from digit_core.export import export_bytes, onnx_reader
+
+        if model is None and (onnx_model is None or model_file is None):
+            raise ValueError("A predictor needs a Keras model, or an ONNX export and the model file it came from.")
+        self._model, self._model_file = model, model_file
+        self._model_lock = threading.Lock()  # the app's sessions share one predictor
         self.normalization = normalization
         self.batch_size = batch_size
-        # A fixed signature traces once for every batch size.
-        self._call = tf.function(lambda x: model(x, training=False),
-                                 input_signature=[tf.TensorSpec((None, 28, 28, 1), tf.float32)])
-        self._call(tf.zeros((1, 28, 28, 1)))  # trace now, not on the first batch a user waits for
-        self._small_batch_forward = compile_forward(model)  # None if a layer cannot be translated
+        self.onnx_model = onnx_model if onnx_model is not None else export_bytes(model, "onnx")
+        self.onnx_file = onnx_file
+        self._read = onnx_reader(self.onnx_model)  # the session is built once, here
+
+    @property
+    def model(self) -> Any:
+        """The Keras model (for inspecting its layers; predictions never need it)."""
+        from digit_core.registry import load_keras_model
+
+        with self._model_lock:
+            if self._model is None:
+                self._model = load_keras_model(self._model_file)
+            return self._model
 
     @classmethod
     def from_file(cls, path: str | Path, normalization: str | None = None) -> "Predictor":
-        """Load a predictor from a ``.keras`` file (safe mode), reading normalisation from its metadata."""
-        from digit_core.registry import load_keras_model
+        """Load a predictor for a ``.keras`` file (safe mode), reading normalisation from its metadata.
+
+        It runs the ONNX export saved beside the file when the sidecar records the digests of both
+        (``registry.onnx_beside``), and loads the Keras model only when asked for it. Otherwise (a
+        run's checkpoint, a model saved before exports, an export missing, damaged or left by an
+        interrupted save) it loads the Keras model and exports it again in memory; nothing is
+        written beside the model. Saving the model again stores a new export.
+        """
+        from digit_core.registry import NoOnnxExport, load_keras_model, onnx_beside
 
         path = Path(path)
+        try:
+            onnx_file = onnx_beside(path)
+        except NoOnnxExport as missing:
+            _log_export_again(path, str(missing))
+        else:
+            normalization = normalization or _normalization_beside(path)
+            try:
+                return cls(None, normalization, onnx_model=onnx_file.read_bytes(), model_file=path,
+                           onnx_file=onnx_file)
+            except Exception as error:  # noqa: BLE001 (ONNX Runtime raises its own types for a graph it cannot run)
+                _log_export_again(path, f"ONNX Runtime cannot run {onnx_file.name} ({str(error)[:200]})")
         # The network first: a damaged file no longer matches its sidecar's digest either, and it
         # should be reported as corrupt, not as "written for another version".
         return cls(load_keras_model(path), normalization or _normalization_beside(path))
@@ -97,19 +133,8 @@ class Predictor:
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) for float images (N, 28, 28) in [0, 1] (uint8 0–255 also accepted)."""
-        images = np.asarray(images)
-        if images.ndim == 2:
-            images = images[np.newaxis]
-        if images.ndim != 3 or images.shape[1:] != (28, 28):
-            raise ValueError(f"Expected images of shape (N, 28, 28), got {images.shape}.")
-        x = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
-        if self.normalization == "l2":
-            x = normalize_l2(x)
-        x = x[..., np.newaxis]  # (N, 28, 28, 1)
-        if self._small_batch_forward is not None and 0 < len(x) <= SMALL_BATCH:
-            return self._small_batch_forward(x)
-        chunks = [self._call(x[start:start + self.batch_size]).numpy()
-                  for start in range(0, len(x), self.batch_size)]
+        x = model_input(images, self.normalization)
+        chunks = [self._read(x[start:start + self.batch_size]) for start in range(0, len(x), self.batch_size)]
         return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)
 
     def predict_image(self, image: np.ndarray, keep_steps: bool = False,
@@ -141,6 +166,26 @@ class Predictor:
             probabilities = (probabilities + self.probabilities(np.stack(seen[1:])).sum(axis=0)) / len(seen)
         digit = int(probabilities.argmax())
         return Prediction(digit, float(probabilities[digit]), probabilities, prepared, tuple(second_looks))
+
+
+def model_input(images: np.ndarray, normalization: str) -> np.ndarray:
+    """The network's (N, 28, 28, 1) float32 input for images (N, 28, 28) or (28, 28) in [0, 1] (uint8: 0–255)."""
+    images = np.asarray(images)
+    if images.ndim == 2:
+        images = images[np.newaxis]
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"Expected images of shape (N, 28, 28), got {images.shape}.")
+    x = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
+    if normalization == "l2":
+        x = normalize_l2(x)
+    return x[..., np.newaxis]
+
+
+def _log_export_again(path: Path, reason: str) -> None:
+    # A run's checkpoint or an older model has no export, as expected; an export that is there but
+    # cannot be used means something went wrong, and is worth a warning.
+    level = logging.WARNING if path.with_suffix(".onnx").exists() else logging.INFO
+    logging.getLogger(__name__).log(level, "%s: %s; exporting the model to ONNX again in memory.", path.name, reason)
 
 
 def _normalization_beside(path: Path) -> str:

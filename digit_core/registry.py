@@ -1,13 +1,17 @@
 """The registry of saved models and training runs, and the one way to load a model.
 
-A saved model is ``models/<id>.keras`` with a metadata sidecar ``models/<id>.json`` (name,
-architecture, params, test accuracy, created, network and training config, and the SHA-256 of the
-model file it describes). Finished training runs are listed too, under the id ``run:<run_id>``.
+A saved model is ``models/<id>.keras``, its ONNX export ``models/<id>.onnx`` (what the predictor
+runs) and a metadata sidecar ``models/<id>.json`` (name, architecture, params, test accuracy,
+created, network and training config, and the names and SHA-256 digests of the two model files).
+Finished training runs are listed too, under the id ``run:<run_id>`` (a checkpoint, no export).
 Models are chosen by id, never by a user's path, and always loaded with Keras' safe mode on.
 
-A model and its sidecar are two files, so a save renames the sidecar into place first and the model
-second: a save cut off between the two leaves the old model beside a sidecar whose digest names
-another file, which is refused with a clear error instead of describing the wrong weights.
+A save writes three files, each atomically, and renames them into place in the order ``.onnx``,
+``.json``, ``.keras``; the ``.keras`` file is the save's commit. A save cut off after the ``.onnx``
+leaves the old model and sidecar beside an export whose digest the sidecar does not record: the
+predictor ignores it and exports the old model again in memory (``onnx_beside``). A save cut off
+after the sidecar leaves the old model beside a sidecar whose digest names another file, which is
+refused with a clear error instead of describing the wrong weights.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from digit_core.atomic import atomic_write_json, atomic_write_with, read_json
 RUN_PREFIX = "run:"
 ACTIVE_FILE = "active.json"
 DIGEST_KEY = "model_sha256"  # in a sidecar: the SHA-256 of the model file it was written with
+ONNX_DIGEST_KEY = "onnx_sha256"  # ... and of the ONNX export written with it
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 
 
@@ -164,25 +169,73 @@ def metadata_beside(path: Path) -> dict[str, Any]:
     return {}
 
 
-def save(model: Any, model_id: str, metadata: dict[str, Any], models_dir: Path | None = None) -> Path:
-    """Save a model and its metadata atomically as ``<id>.keras`` + ``<id>.json``."""
+def save(model: Any, model_id: str, metadata: dict[str, Any], models_dir: Path | None = None,
+         onnx_model: bytes | None = None) -> Path:
+    """Save a model, its ONNX export and its metadata atomically as ``<id>.keras``, ``.onnx`` and ``.json``.
+
+    ``onnx_model`` is the model's ONNX export when the caller has made it already (a predictor's).
+    """
+    from digit_core.export import write_export
+
     _check_id(model_id)
     models_dir = models_dir or config.models_dir()
     path = models_dir / f"{model_id}.keras"
     metadata = {"created": runs.now_iso(), "params": int(model.count_params()), **metadata}
-    return _write_with_sidecar(path, lambda tmp: model.save(tmp), metadata)
+    write_onnx = ((lambda tmp: tmp.write_bytes(onnx_model)) if onnx_model is not None
+                  else (lambda tmp: write_export(model, "onnx", tmp)))
+    return _write_model_files(path, lambda tmp: model.save(tmp), write_onnx, metadata)
 
 
-def _write_with_sidecar(path: Path, write_model: Callable[[Path], Any], metadata: dict[str, Any]) -> Path:
-    """Write a model file with ``write_model(tmp)`` and its sidecar, each atomically.
+def _write_model_files(path: Path, write_model: Callable[[Path], Any], write_onnx: Callable[[Path], Any],
+                       metadata: dict[str, Any]) -> Path:
+    """Write a model file with ``write_model(tmp)``, its export with ``write_onnx(tmp)`` and their sidecar.
 
-    The sidecar, carrying the new file's digest, goes into place just before the model does.
+    Each file is written atomically; they go into place in the order .onnx, .json, .keras (see the
+    module's docstring for what a save cut off between two renames leaves).
     """
+    onnx_path = path.with_suffix(".onnx")
+
     def write(tmp: Path) -> None:
         write_model(tmp)
-        atomic_write_json(path.with_suffix(".json"), {**metadata, DIGEST_KEY: file_sha256(tmp)})
+        files = {"model_file": path.name, DIGEST_KEY: file_sha256(tmp), "onnx_file": onnx_path.name}
+
+        def write_export_file(onnx_tmp: Path) -> None:
+            write_onnx(onnx_tmp)
+            files[ONNX_DIGEST_KEY] = file_sha256(onnx_tmp)
+
+        atomic_write_with(onnx_path, write_export_file, suffix=".onnx")
+        atomic_write_json(path.with_suffix(".json"), {**metadata, **files})
 
     return atomic_write_with(path, write, suffix=".keras")
+
+
+class NoOnnxExport(Exception):
+    """A model file has no ONNX export beside it that its sidecar vouches for (the message says why)."""
+
+
+def onnx_beside(path: Path) -> Path:
+    """The ONNX export saved with the model file ``path``; raises NoOnnxExport when there is none.
+
+    An ``.onnx`` file counts only when the sidecar records the SHA-256 of both this ``.keras`` file
+    and this ``.onnx`` file: then both were written by one complete save.
+    """
+    onnx_path, sidecar = path.with_suffix(".onnx"), path.with_suffix(".json")
+    if path.suffix != ".keras" or not path.is_file():
+        raise NoOnnxExport(f"{path.name} is not a .keras model file")
+    if not onnx_path.is_file():
+        raise NoOnnxExport(f"no {onnx_path.name} beside it")
+    try:
+        metadata = read_json(sidecar)
+    except (OSError, ValueError) as error:
+        raise NoOnnxExport(f"its sidecar cannot be read ({error})") from error
+    if not isinstance(metadata, dict) or ONNX_DIGEST_KEY not in metadata:
+        raise NoOnnxExport(f"{sidecar.name} records no ONNX export")
+    if metadata.get(DIGEST_KEY) != file_sha256(path):
+        raise NoOnnxExport(f"{sidecar.name} describes another version of {path.name}")
+    if metadata[ONNX_DIGEST_KEY] != file_sha256(onnx_path):
+        raise NoOnnxExport(f"{onnx_path.name} is not the export saved with {path.name} (its SHA-256 "
+                           f"differs from the one {sidecar.name} records)")
+    return onnx_path
 
 
 def file_sha256(path: Path) -> str:
@@ -202,16 +255,20 @@ def _sha256(path: Path, size: int, mtime_ns: int) -> str:
 
 def promote_run(run_id: str, model_id: str, models_dir: Path | None = None,
                 runs_dir: Path | None = None) -> Path:
-    """Copy a run's best checkpoint into the models directory under ``model_id``."""
+    """Copy a run's best checkpoint into the models directory under ``model_id``, with its ONNX export."""
+    from digit_core.export import write_export
+
     _check_id(model_id)
     source = resolve(RUN_PREFIX + run_id, runs_dir=runs_dir)
     metadata = read_metadata(RUN_PREFIX + run_id, runs_dir=runs_dir)
     models_dir = models_dir or config.models_dir()
     target = models_dir / f"{model_id}.keras"
     architecture = describe_network(metadata.get("network", {}))
-    return _write_with_sidecar(target, lambda tmp: shutil.copyfile(source, tmp),
-                               {**metadata, "architecture": architecture, "from_run": run_id,
-                                "created": runs.now_iso()})
+    model = load_keras_model(source)  # to export it: a run keeps a checkpoint only
+    return _write_model_files(target, lambda tmp: shutil.copyfile(source, tmp),
+                              lambda tmp: write_export(model, "onnx", tmp),
+                              {**metadata, "architecture": architecture, "from_run": run_id,
+                               "created": runs.now_iso()})
 
 
 def active_model_id(models_dir: Path | None = None) -> str:

@@ -1,4 +1,5 @@
-"""Model page: what a network is made of, from its layers and parameter counts to its learned filters."""
+"""Model page: what a network is made of, from its layers and parameter counts to its learned filters,
+and the model as files to download for Keras, ONNX Runtime and LiteRT."""
 
 import streamlit as st
 
@@ -37,3 +38,11 @@ else:
     scale = max(2, 96 // filters.shape[1])  # 3×3 filters are drawn large, 28×28 templates smaller
     st.image(figures.tile_images(filters, columns=min(16, len(filters)), scale=scale))
     st.caption(f"{len(filters)} filters of {filters.shape[1]}×{filters.shape[2]} pixels; light is a positive weight.")
+
+st.subheader("Download")
+st.caption("The model for Keras, for ONNX Runtime (what this app runs) and for LiteRT on phones and small devices. "
+           "The .tflite file is converted when first asked for, which takes a few seconds.")
+file_stem = model_id.replace(":", "-")  # a run's id, "run:<name>", is no file name everywhere
+for column, (ending, contents) in zip(st.columns(3), app_state.model_files(model_id).items()):
+    column.download_button(f"{ending} file", data=contents, file_name=f"{file_stem}{ending}",
+                           mime="application/octet-stream", on_click="ignore", key=f"download{ending}")

@@ -51,7 +51,7 @@ def test_model_page_explains_the_layers(open_page, tiny_model: str) -> None:
     how = at.dataframe[0].value["how"].tolist()
     assert how[0] == "3×3×1×4 + 4 = 40" and "676×16 + 16 = 10,832" in how
     assert len(at.get("plotly_chart")) == 2  # kernel and bias of the first layer
-    assert "4 filters of 3×3 pixels" in at.caption[-1].value
+    assert any("4 filters of 3×3 pixels" in caption.value for caption in at.caption)
     at.selectbox[1].set_value(at.selectbox[1].options[-1]).run()  # the output layer
     assert not at.exception and len(at.get("plotly_chart")) == 2
 
@@ -69,3 +69,22 @@ def test_a_picked_test_image_is_explained(open_page, tiny_model: str) -> None:
     captions = [image.caption for element in why.get("image") for image in element.proto.imgs]
     assert captions[0].startswith("What makes it a ") and "the runner-up" in captions[1]
     assert any("feature maps of" in caption for caption in captions[2:])
+
+
+def test_model_page_offers_the_model_for_keras_onnx_and_litert(open_page, tiny_model: str, app_dirs, mnist) -> None:
+    from digit_core.export import litert_reader
+
+    at = open_page("model").run()
+    assert not at.exception
+    buttons = at.get("download_button")
+    assert [button.proto.label for button in buttons] == [".keras file", ".onnx file", ".tflite file"]
+    # Each file is made when its button is clicked: the page holds the functions that make them.
+    files = app_state.model_files(tiny_model)
+    keras_file = app_dirs["models"] / "default.keras"
+    assert files[".keras"]() == keras_file.read_bytes()
+    assert files[".onnx"]() == keras_file.with_suffix(".onnx").read_bytes()
+    tflite = files[".tflite"]()
+    assert tflite[4:8] == b"TFL3" and files[".tflite"]() == tflite  # the second click is served from the cache
+    x = mnist.x_test[:50, ..., np.newaxis].astype(np.float32) / 255
+    served = app_state.predictor(tiny_model).probabilities(mnist.x_test[:50])
+    np.testing.assert_allclose(litert_reader(tflite)(x), served, atol=1e-5)

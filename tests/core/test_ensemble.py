@@ -28,6 +28,7 @@ def test_ensemble_is_saved_measured_and_averages_its_members(members, mnist, tmp
     summary = ensemble_and_record([str(path) for path in members], out=out, name="pair")
 
     loaded = Predictor.from_file(out)
+    assert loaded.onnx_file == out.with_suffix(".onnx")  # saved with its export, which is what runs
     images = mnist.x_test[:40]
     expected = np.mean([Predictor.from_file(path).probabilities(images) for path in members], axis=0)
     np.testing.assert_allclose(loaded.probabilities(images), expected, atol=2e-5)

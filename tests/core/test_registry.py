@@ -73,6 +73,8 @@ def test_runs_are_listed_and_promotable(isolated_dirs, mnist) -> None:
     run_entry = registry.list_models()[1]
     assert run_entry.name == "my tiny" and run_entry.architecture == "CNN 4 / dense 16"
     registry.promote_run("run-1", "mine")
+    mine = isolated_dirs["models"] / "mine.keras"
+    assert registry.onnx_beside(mine) == mine.with_suffix(".onnx")  # promoted with its export
     registry.set_active_model("mine")
     assert registry.active_model_id() == "mine"
     assert registry.load("mine").output_shape == (None, 10)
@@ -93,16 +95,32 @@ def test_describe_network() -> None:
         == "CNN 32-64 / dense 128-64"
 
 
-def test_the_sidecar_names_the_digest_of_the_model_it_describes(isolated_dirs) -> None:
+def _sha256(path) -> str:
     import hashlib
 
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_sidecar_names_the_model_file_and_its_onnx_export_with_their_digests(isolated_dirs, mnist) -> None:
+    import numpy as np
+
+    from digit_core.export import onnx_reader
+
     models = isolated_dirs["models"]
-    path = registry.save(registry.load("default"), "copy", {"name": "copy"}, models_dir=models)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert registry.read_metadata("copy")[registry.DIGEST_KEY] == digest
+    model = registry.load("default")
+    registry.save(model, "copy", {"name": "copy"}, models_dir=models)
+    keras_file, onnx_file = models / "copy.keras", models / "copy.onnx"
+    metadata = registry.read_metadata("copy")
+    assert metadata["model_file"] == "copy.keras" and metadata["model_sha256"] == _sha256(keras_file)
+    assert metadata["onnx_file"] == "copy.onnx" and metadata["onnx_sha256"] == _sha256(onnx_file)
+    assert registry.onnx_beside(keras_file) == onnx_file
+    x = mnist.x_test[:100, ..., np.newaxis].astype(np.float32) / 255
+    np.testing.assert_allclose(onnx_reader(onnx_file.read_bytes())(x), np.asarray(model(x)), atol=1e-5)
+    assert sorted(path.name for path in models.iterdir()) == [
+        "copy.json", "copy.keras", "copy.onnx", "default.json", "default.keras", "default.onnx"]
 
 
-def test_a_save_cut_off_between_its_two_files_is_refused_not_misread(isolated_dirs) -> None:
+def test_a_save_cut_off_before_its_model_file_lands_is_refused_not_misread(isolated_dirs) -> None:
     from digit_core import atomic
 
     models = isolated_dirs["models"]
@@ -119,6 +137,8 @@ def test_a_save_cut_off_between_its_two_files_is_refused_not_misread(isolated_di
         registry.save(registry.load("default"), "default", {"name": "retrained"}, models_dir=models)
 
     assert (models / "default.keras").read_bytes() == old_model
+    with pytest.raises(registry.NoOnnxExport, match="describes another version"):
+        registry.onnx_beside(models / "default.keras")  # the new export is not served either
     with pytest.raises(ValueError, match=r"default\.json describes another version of default\.keras"):
         registry.read_metadata("default")
     (entry,) = registry.list_models()
@@ -145,3 +165,34 @@ def test_the_shipped_model_and_its_sidecar_belong_together(shipped_model_path) -
 
     metadata = registry.metadata_beside(shipped_model_path)
     assert metadata[registry.DIGEST_KEY] == hashlib.sha256(shipped_model_path.read_bytes()).hexdigest()
+    onnx_file = shipped_model_path.with_suffix(".onnx")
+    assert metadata[registry.ONNX_DIGEST_KEY] == hashlib.sha256(onnx_file.read_bytes()).hexdigest()
+    assert registry.onnx_beside(shipped_model_path) == onnx_file
+
+
+def test_a_save_cut_off_after_the_export_serves_the_old_model(isolated_dirs, monkeypatch, mnist) -> None:
+    """The new .onnx is in place, the sidecar and .keras are not: the old model is served, whole."""
+    import numpy as np
+
+    from digit_core import zoo
+    from digit_core.predict import Predictor
+
+    models = isolated_dirs["models"]
+    old = Predictor.from_file(models / "default.keras").probabilities(mnist.x_test[:50])
+    old_model = (models / "default.keras").read_bytes()
+
+    def power_cut(path, payload):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(registry, "atomic_write_json", power_cut)
+    other = zoo.build_network(zoo.get_entry("tiny").network)
+    with pytest.raises(OSError):
+        registry.save(other, "default", {"name": "new"}, models_dir=models)
+    monkeypatch.undo()
+    assert (models / "default.keras").read_bytes() == old_model
+    with pytest.raises(registry.NoOnnxExport, match="not the export saved with default.keras"):
+        registry.onnx_beside(models / "default.keras")
+    predictor = Predictor.from_file(models / "default.keras")
+    assert predictor.onnx_file is None
+    np.testing.assert_allclose(predictor.probabilities(mnist.x_test[:50]), old, atol=1e-5)
+

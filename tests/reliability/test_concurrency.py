@@ -67,7 +67,8 @@ def test_the_registry_never_shows_a_half_saved_model(isolated_dirs) -> None:
 
     results = _run_together(4, work)
     assert results == [saves, 6, 6, 6], results
-    assert sorted(path.name for path in isolated_dirs["models"].iterdir()) == ["default.json", "default.keras"]
+    assert sorted(path.name for path in isolated_dirs["models"].iterdir()) == ["default.json", "default.keras",
+                                                                            "default.onnx"]
 
 
 def test_of_many_simultaneous_training_requests_exactly_one_starts(tmp_path: Path, monkeypatch) -> None:
