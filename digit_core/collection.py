@@ -122,6 +122,16 @@ class CollectedImages:
     who: tuple[str, ...]
 
 
+def counts_by_person(who: Sequence[str], labels: np.ndarray) -> list[dict[str, Any]]:
+    """One row per person, most drawings first: their name, their drawings, and how many of each digit."""
+    rows = []
+    for person in sorted(set(who), key=lambda name: (-who.count(name), name)):
+        theirs = np.asarray(labels)[[index for index, name in enumerate(who) if name == person]]
+        rows.append({"who": person, "drawings": len(theirs),
+                     **{str(digit): int((theirs == digit).sum()) for digit in range(10)}})
+    return rows
+
+
 def check_label(label: object) -> int:
     """The label as an int 0-9; ValueError for anything else ("7" is fine, "x", 10 or 7.5 are not)."""
     text = str(label).strip()
@@ -268,6 +278,14 @@ class Collection:
             table = drawings_table
             stored = sa.func.length(table.c.image_png) + sa.func.length(table.c.model_input)
             return int(connection.execute(sa.select(sa.func.coalesce(sa.func.sum(stored), 0))).scalar_one())
+
+    def count(self, who: str | None = None) -> int:
+        """How many drawings there are (``who``'s when given)."""
+        query = sa.select(sa.func.count()).select_from(drawings_table)
+        if who is not None:
+            query = query.where(drawings_table.c.who == who)
+        with self._translated("read"), self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
 
     def drawings(self, who: str | None = None) -> list[StoredDrawing]:
         """Every drawing (only ``who``'s when given), oldest first, without the images."""

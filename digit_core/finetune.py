@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,3 +238,11 @@ def compare_models(before: Path, after: Path, sets: dict[str, tuple[np.ndarray, 
     return {name: {"n": int(len(labels)), **{which: float(evaluate(reader.probabilities, images, labels).accuracy)
                                             for which, reader in readers.items()}}
             for name, (images, labels) in sets.items()}
+
+
+def report_rows(metrics: Mapping[str, Any]) -> list[dict[str, str]]:
+    """A fine-tuning run's before-and-after report (in its metrics) as table rows; [] for another run."""
+    names = {"held_back": "held-back collected drawings", "mnist_test": "MNIST test"}
+    return [{"measured on": f"{names.get(name, name)} ({figures['n']:,})", "before": f"{figures['before']:.2%}",
+             "after": f"{figures['after']:.2%}", "change": f"{100 * (figures['after'] - figures['before']):+.2f} points"}
+            for name, figures in metrics.get("report", {}).items()]

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from digit_core import config
 from digit_core.collection import (SCHEMA_VERSION, Collection, CollectionError, CollectionFullError,
-                                   RateLimitError, check_label, labelled_drawing, schema_table)
+                                   RateLimitError, check_label, counts_by_person, labelled_drawing,
+                                   schema_table)
 from digit_core.predict import Prediction
 from digit_core.preprocess import Preprocessed
 from digit_core.synthetic import digit_styles, render_strokes
@@ -128,6 +129,15 @@ def test_a_full_database_refuses_new_drawings(database_url: str) -> None:
         assert [drawing.label for drawing in full.drawings()] == [6]
     finally:
         full.close()
+
+
+def test_counts_per_person_and_per_digit(collection: Collection) -> None:
+    for digit, who in ((1, "Bob"), (7, "Ada"), (7, "Bob"), (1, "Bob")):
+        collection.add(labelled_drawing(drawing_of(digit), reading(digit), digit, model_id="m", who=who))
+    collected = collection.images()
+    rows = counts_by_person(collected.who, collected.labels)
+    assert [(row["who"], row["drawings"], row["1"], row["7"]) for row in rows] == [("Bob", 3, 2, 1), ("Ada", 1, 0, 1)]
+    assert (collection.count(), collection.count("Bob"), collection.count("nobody")) == (4, 3, 0)
 
 
 def test_drawings_are_deleted_by_id_and_by_who(collection: Collection) -> None:
