@@ -128,6 +128,11 @@ def _deleted(delete, what: str) -> None:
 
 def fine_tune_starter(manager: TrainingManager, running: bool) -> None:
     """The Train page's "Fine-tune on collected drawings": start from the active model, in the background."""
+    with st.expander("Fine-tune on collected drawings"):
+        _fine_tune_settings(manager, running)
+
+
+def _fine_tune_settings(manager: TrainingManager, running: bool) -> None:
     from digit_core import zoo
     from digit_core.finetune import FineTuneConfig, FineTuneRequest
     from digit_core.jobs import TrainingBusyError

@@ -68,8 +68,7 @@ with st.expander("New run", expanded=not running):
             st.rerun()
         except TrainingBusyError as error:
             st.error(str(error))
-with st.expander("Fine-tune on collected drawings"):
-    fine_tune_starter(manager, running)
+fine_tune_starter(manager, running)
 
 
 def live_panel() -> None:
