@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+import app_state
+
 
 def main() -> None:
     st.set_page_config(page_title="Digit Studio", page_icon="✍️", layout="wide")
@@ -20,6 +22,7 @@ def main() -> None:
         st.Page("pages/compare.py", title="Compare", icon="🏆", url_path="compare"),
         st.Page("pages/model.py", title="Model", icon="🧠", url_path="model"),
     ]
+    app_state.keep_user_name()
     st.navigation(pages).run()
 
 

@@ -21,6 +21,7 @@ from digit_core.jobs import TrainingManager
 from digit_core.profile import DatasetProfile, profile_dataset
 
 if TYPE_CHECKING:
+    from digit_core.collection import Collection
     from digit_core.evaluate import Evaluation
     from digit_core.explain import Explainer
     from digit_core.predict import Predictor
@@ -40,6 +41,7 @@ PAST_RUNS = "past_runs"  # run ids chosen for the overlay of curves
 EXPLAIN_DRAWING = "explain_drawing"  # the Draw tab's "Why this answer" switch
 EXPLAIN_UPLOAD = "explain_upload"  # prefix of each upload card's switch (followed by the file's id)
 EXPLAIN_TEST_DIGIT = "explain_test_digit"  # the Evaluate page's test image picked to explain
+COLLECTED_DIGIT = "collected_digit"  # the digit shown in the grid of collected drawings
 
 MNIST_SOURCES = {"MNIST train": "train", "MNIST test": "test"}
 USPS_SOURCES = {"USPS train": "train", "USPS test": "test"}
@@ -48,7 +50,8 @@ PENDIGITS_SOURCES = {"pendigits training writers": "train", "pendigits held-out 
 OPTDIGITS_SOURCES = {"optdigits tra": "tra", "optdigits cv": "cv"}
 SOURCE_FAMILIES = (MNIST_SOURCES, USPS_SOURCES, PENDIGITS_SOURCES, OPTDIGITS_SOURCES)
 CSV_SOURCE = "Uploaded CSV"
-SOURCES = (*MNIST_SOURCES, *USPS_SOURCES, *PENDIGITS_SOURCES, *OPTDIGITS_SOURCES, CSV_SOURCE)
+COLLECTION_SOURCE = "Collected drawings"  # the drawings labelled on the Draw page (digit_core.collection)
+SOURCES = (*MNIST_SOURCES, *USPS_SOURCES, *PENDIGITS_SOURCES, *OPTDIGITS_SOURCES, CSV_SOURCE, COLLECTION_SOURCE)
 NO_MODEL_HELP = ("Train one with `python -m digit_core train --preset best --out models/default.keras` "
                  "(or on the Train page, then make it active), or pick another model.")
 
@@ -61,6 +64,28 @@ def session_id() -> str:
 def user_name() -> str:
     """The name this session trains under: the one typed on the Train page, else 'visitor <id>'."""
     return (st.session_state.get(USER_NAME) or "").strip() or f"visitor {session_id()[:4]}"
+
+
+def keep_user_name() -> None:
+    """Keep the name typed on one page for the others (Streamlit forgets a widget's value on pages
+    that do not show the widget)."""
+    if USER_NAME in st.session_state:
+        st.session_state[USER_NAME] = st.session_state[USER_NAME]
+
+
+@st.cache_resource(show_spinner=False)
+def _collection_for(url: str) -> Collection:
+    from digit_core.collection import Collection
+
+    return Collection.open(url)
+
+
+def collection() -> Collection:
+    """The server's one connection pool to the collection; raises ``CollectionError`` (and is tried
+    again next time, not cached) when the database cannot be opened."""
+    from digit_core import config
+
+    return _collection_for(config.database_url())
 
 
 @st.cache_resource(show_spinner=False)

@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--extra-writers", action="store_true",
                        help="also train on other writers: USPS train, pendigits' and optdigits' training "
                             "writers (never their held-out writers), read through the pipeline")
+    train.add_argument("--extra-data", type=Path, default=None, metavar="FILE.csv",
+                       help="also train on a label,pixel0..pixel783 CSV's images (e.g. collection export's)")
     train.add_argument("--out", type=Path, default=None, help="also save the model as PATH.keras (+ .json)")
     train.add_argument("--name", default=None, help="model name in the registry (default: the preset)")
     train.add_argument("--resume", default=None, metavar="RUN_ID", help="continue this run from its last epoch")
@@ -117,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="keep the finished entries of an interrupted run (OUT's .partial.json)")
     compare.add_argument("--data-dir", type=Path, default=None)
     compare.set_defaults(handler=_cmd_compare)
+    _add_collection_parser(commands)
     return parser
 
 
@@ -134,7 +137,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     summary = commands.train_and_record(
         network, training, name=args.name or args.preset, data_dir=args.data_dir, subset=args.subset,
         extra_usps=args.extra_usps, out=args.out, resume_run=args.resume, tensorboard=args.tensorboard,
-        progress=not args.quiet, extra_writers=args.extra_writers)
+        progress=not args.quiet, extra_writers=args.extra_writers, extra_data=args.extra_data)
     print(json.dumps(summary, indent=2))
     return EXIT_OK
 
@@ -258,4 +261,116 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     out = args.out or config.results_dir() / default_name
     results = compare.run_comparison(quick=args.quick, out=out, data_dir=args.data_dir, resume=args.resume)
     print(f"Wrote {len(results)} results to {out}")
+    return EXIT_OK
+
+
+def _add_collection_parser(commands: argparse._SubParsersAction) -> None:
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    collection = commands.add_parser(
+        "collection", formatter_class=defaults,
+        help=f"the labelled drawings (in ${config.DB_URL_ENV}, ${config.DB_ENV} or data/collection.db)")
+    actions = collection.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="store image files as drawings of one digit", formatter_class=defaults)
+    add.add_argument("images", nargs="+", metavar="IMAGE")
+    add.add_argument("--label", required=True, help="the digit 0-9 every IMAGE shows")
+    add.add_argument("--who", default=None, help="who drew them (default: your login name)")
+    add.add_argument("--model", default=None, help="the model that reads them (default: active model)")
+    add.add_argument("--json", action="store_true", help="print one JSON line per image")
+    add.set_defaults(handler=_cmd_collection_add)
+    listing = actions.add_parser("list", help="list the drawings, oldest first", formatter_class=defaults)
+    listing.add_argument("--json", action="store_true",
+                         help="one JSON line per drawing: id, label, predicted, confidence, who, model_id, created")
+    listing.set_defaults(handler=_cmd_collection_list)
+    export = actions.add_parser("export", help="write the 28x28 inputs as a label,pixel0..pixel783 CSV",
+                                formatter_class=defaults)
+    export.add_argument("--out", type=Path, required=True, metavar="FILE.csv")
+    export.set_defaults(handler=_cmd_collection_export)
+    delete = actions.add_parser("delete", help="delete drawings by id", formatter_class=defaults)
+    delete.add_argument("ids", nargs="+", type=int, metavar="ID")
+    delete.set_defaults(handler=_cmd_collection_delete)
+
+
+def _collection_errors(handler):
+    """A database that cannot be used is one clear line on stderr and exit status 1, never a traceback."""
+    import functools
+
+    @functools.wraps(handler)
+    def guarded(args: argparse.Namespace) -> int:
+        from digit_core.collection import CollectionError
+
+        try:
+            return handler(args)
+        except CollectionError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+    return guarded
+
+
+@_collection_errors
+def _cmd_collection_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from digit_core import commands
+
+    failed = False
+    for line in commands.collect_files(args.model, args.images, args.label, args.who or getpass.getuser()):
+        if "error" in line:
+            failed = True
+            print(f"{line['path']}: error: {line['error']} Nothing was stored for it.", file=sys.stderr, flush=True)
+        elif args.json:
+            print(json.dumps(line), flush=True)
+        else:
+            print(f"{line['path']}: stored as drawing #{line['id']}, a {line['label']} "
+                  f"(the model read {line['predicted']} at {line['confidence']:.1%})", flush=True)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+@_collection_errors
+def _cmd_collection_list(args: argparse.Namespace) -> int:
+    from digit_core.collection import Collection
+
+    collection = Collection.open()
+    try:
+        drawings = collection.drawings()
+    finally:
+        collection.close()
+    for drawing in drawings:
+        row = drawing.to_json()
+        if args.json:
+            print(json.dumps(row))
+        else:
+            print(f"#{row['id']:<6} {row['label']}  read {row['predicted']} ({row['confidence']:.0%})  "
+                  f"{row['who']:<20} {row['created']}  {row['model_id']}")
+    if not drawings and not args.json:
+        print(f"No drawings in {collection.where} yet.")
+    return EXIT_OK
+
+
+@_collection_errors
+def _cmd_collection_export(args: argparse.Namespace) -> int:
+    from digit_core import commands
+
+    result = commands.export_collection(args.out)
+    plural = "" if result["drawings"] == 1 else "s"
+    print(f"Wrote {result['drawings']} drawing{plural} to {result['out']}.")
+    return EXIT_OK
+
+
+@_collection_errors
+def _cmd_collection_delete(args: argparse.Namespace) -> int:
+    from digit_core.collection import Collection
+
+    collection = Collection.open()
+    try:
+        deleted = collection.delete(args.ids)
+    finally:
+        collection.close()
+    missing = sorted(set(args.ids) - set(deleted))
+    if deleted:
+        print(f"Deleted {len(deleted)} drawing{'s' if len(deleted) != 1 else ''}: "
+              + ", ".join(f"#{drawing_id}" for drawing_id in deleted) + ".")
+    if missing:
+        print("error: no drawing " + ", ".join(f"#{drawing_id}" for drawing_id in missing) + " in the collection.",
+              file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK

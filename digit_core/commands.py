@@ -91,6 +91,52 @@ def explain_files(model: str | Path | None, paths: list[str]) -> Iterator[dict[s
         yield explainer.explain(prepared.image).to_json(path)
 
 
+def collect_files(model: str | Path | None, paths: list[str], label: object, who: str) -> Iterator[dict[str, Any]]:
+    """Store each image file in the collection as a drawing of ``label``, read by the model first.
+
+    Each file goes through predict's checks. One JSON-ready dict per path, ``{"path", "id", "label",
+    "predicted", "confidence"}``, or ``{"path", "error"}`` for a file that cannot be read or holds no
+    digit (nothing is stored for it). A bad label raises ValueError before anything is loaded.
+    """
+    from digit_core.collection import Collection, check_label, labelled_drawing
+    from digit_core.imageio import ImageDecodeError, read_image_file
+
+    label = check_label(label)
+    collection = Collection.open()  # before the model: a broken database fails fast
+    try:
+        predictor = load_predictor(model)
+        model_id = str(model) if model is not None else registry.active_model_id()
+        for path in paths:
+            try:
+                image = read_image_file(path)
+                prediction = predictor.predict_image(image)
+                drawing = labelled_drawing(image, prediction, label, model_id=model_id, who=who)
+            except (ImageDecodeError, OSError, ValueError) as error:
+                yield {"path": path, "error": str(error)}
+                continue
+            saved = collection.add(drawing)
+            yield {"path": path, "id": saved.id, "label": label, "predicted": prediction.digit,
+                   "confidence": round(prediction.confidence, 6)}
+    finally:
+        collection.close()
+
+
+def export_collection(out: Path) -> dict[str, Any]:
+    """Write the collection's model inputs and labels as a ``label,pixel0..pixel783`` CSV."""
+    from digit_core.collection import Collection
+    from digit_core.csv_import import write_digits_csv
+
+    collection = Collection.open()
+    try:
+        collected = collection.images()
+    finally:
+        collection.close()
+    if not len(collected.ids):
+        raise ValueError(f"The collection ({collection.where}) is empty: there is nothing to export.")
+    write_digits_csv(out, collected.images, collected.labels)
+    return {"out": str(out), "drawings": int(len(collected.ids))}
+
+
 def _check_out(out: Path) -> None:
     if out.suffix != ".keras":
         raise ValueError(f"--out must end in .keras, got {out}.")
@@ -120,15 +166,21 @@ def _progress_bar(epochs: int):
 
 
 def training_images(data_dir: Path | None, subset: int | None, extra_usps: bool, seed: int,
-                    validation_split: float, extra_writers: bool = False) -> tuple[np.ndarray, ...]:
+                    validation_split: float, extra_writers: bool = False,
+                    extra_data: Path | None = None) -> tuple[np.ndarray, ...]:
     """(x_train, y_train, x_val, y_val, x_test, y_test) as uint8 images and labels.
 
     ``extra_usps`` adds USPS train, ``extra_writers`` USPS train and the training writers of pendigits
-    and optdigits (``digit_core.writers``), all read through the pipeline; validation stays MNIST's.
+    and optdigits (``digit_core.writers``), all read through the pipeline; ``extra_data`` a
+    ``label,pixel0..pixel783`` CSV's images as they are (e.g. ``collection export``'s). Validation
+    stays MNIST's.
     """
     from digit_core import data
+    from digit_core.csv_import import read_digits_csv
     from digit_core.writers import other_writers_training_set, scan_as_mnist
 
+    # Before MNIST: a bad CSV fails at once.
+    csv_images, csv_labels = read_digits_csv(extra_data) if extra_data is not None else (None, None)
     mnist = data.load_mnist(data_dir)
     x, y = mnist.x_train, mnist.y_train
     if subset is not None:
@@ -144,20 +196,24 @@ def training_images(data_dir: Path | None, subset: int | None, extra_usps: bool,
     if extra_writers or extra_usps:
         x_train = np.concatenate([x_train, extra_images])
         y_train = np.concatenate([y_train, extra_labels])
+    if csv_images is not None:
+        x_train = np.concatenate([x_train, csv_images])
+        y_train = np.concatenate([y_train, csv_labels])
     return x_train, y_train, x_val, y_val, mnist.x_test, mnist.y_test
 
 
 def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, name: str,
                      data_dir: Path | None = None, subset: int | None = None, extra_usps: bool = False,
                      out: Path | None = None, resume_run: str | None = None, tensorboard: bool = False,
-                     progress: bool = True, extra_writers: bool = False) -> dict[str, Any]:
+                     progress: bool = True, extra_writers: bool = False,
+                     extra_data: Path | None = None) -> dict[str, Any]:
     """Train in a new (or resumed) run directory, evaluate on MNIST test, optionally save to ``out``."""
     from digit_core.train import record_test_metrics, train
 
     if out is not None:
         _check_out(out)
     x_train, y_train, x_val, y_val, x_test, y_test = training_images(
-        data_dir, subset, extra_usps, training.seed, training.validation_split, extra_writers)
+        data_dir, subset, extra_usps, training.seed, training.validation_split, extra_writers, extra_data)
     if resume_run:
         run_dir = config.runs_dir() / resume_run
         if not run_dir.is_dir():
@@ -179,6 +235,7 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
                         "training", {}), "test_accuracy": metrics["test_accuracy"],
                     "test_loss": metrics["test_loss"], "train_seconds": metrics["train_seconds"],
                     "extra_usps": extra_usps or extra_writers, "extra_writers": extra_writers,
+                    "extra_data": str(extra_data) if extra_data is not None else None,
                     "from_run": run_dir.name}
         registry.save(model, out.stem, metadata, models_dir=out.parent)
         summary["saved"] = str(out)

@@ -17,6 +17,9 @@ USPS_DIR_ENV = "DIGIT_USPS_DIR"  # likewise DIGIT_PENDIGITS_DIR, DIGIT_OPTDIGITS
 MODELS_DIR_ENV = "DIGIT_MODELS_DIR"
 RUNS_DIR_ENV = "DIGIT_RUNS_DIR"
 RESULTS_DIR_ENV = "DIGIT_RESULTS_DIR"
+# The collection of labelled drawings: a SQLite file, or any SQLAlchemy URL (which wins).
+DB_ENV = "DIGIT_DB"
+DB_URL_ENV = "DIGIT_DB_URL"
 
 # Uploads larger than this are refused before decoding (bytes).
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -86,3 +89,12 @@ def runs_dir() -> Path:
 def results_dir() -> Path:
     """Directory of study results such as comparison.json."""
     return _env_path(RESULTS_DIR_ENV) or PROJECT_ROOT / "results"
+
+
+def database_url() -> str:
+    """The collection's database: $DIGIT_DB_URL, else the SQLite file $DIGIT_DB, else data/collection.db."""
+    url = os.environ.get(DB_URL_ENV, "").strip()
+    if url:
+        return url
+    path = _env_path(DB_ENV) or PROJECT_ROOT / "data" / "collection.db"
+    return f"sqlite:///{path.resolve()}"

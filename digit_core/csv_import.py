@@ -81,6 +81,23 @@ def read_digits_csv(source: str | Path | bytes | BinaryIO | TextIO, *,
     return _to_arrays(np.stack(rows))
 
 
+def write_digits_csv(path: str | Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    """Write uint8 images (N, 28, 28) and labels as a ``label,pixel0..pixel783`` CSV, atomically.
+
+    ``read_digits_csv`` (and so the Explore page and ``train --extra-data``) reads it back unchanged.
+    """
+    from digit_core.atomic import atomic_write_bytes
+
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or images.dtype != np.uint8:
+        raise ValueError(f"Expected uint8 images of shape (N, 28, 28), got {images.dtype} {images.shape}.")
+    if len(labels) != len(images) or (len(labels) and (labels.min() < 0 or labels.max() > 9)):
+        raise ValueError(f"Expected one label 0-9 per image, got {len(labels)} labels for {len(images)} images.")
+    rows = np.column_stack([labels.astype(np.int64), images.reshape(len(images), PIXEL_COUNT)])
+    lines = [",".join(COLUMN_NAMES)] + [",".join(map(str, row)) for row in rows.tolist()]
+    return atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("ascii"))
+
+
 def _source_name(source: object) -> str:
     # Paths, open files and Streamlit uploads have a name; raw bytes do not.
     name = source if isinstance(source, (str, Path)) else getattr(source, "name", None)

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from digit_core import config, registry, runs, zoo
+from digit_core.finetune import FineTuneRequest
 
 # Job statuses, in the order a run goes through them; the last three are final.
 ACTIVE_STATUSES = ("loading data", "training", "evaluating")
@@ -82,7 +83,7 @@ class TrainingSnapshot:
 class TrainingJob:
     """One training run on a background thread; its progress is kept behind a lock."""
 
-    def __init__(self, request: TrainingRequest, runs_root: Path, data_dir: Path | None) -> None:
+    def __init__(self, request: TrainingRequest | FineTuneRequest, runs_root: Path, data_dir: Path | None) -> None:
         self.request = request
         self._runs_root, self._data_dir = runs_root, data_dir
         self._lock = threading.Lock()
@@ -132,6 +133,9 @@ class TrainingJob:
         from digit_core.train import record_test_metrics, train
 
         request = self.request
+        if isinstance(request, FineTuneRequest):
+            self._fine_tune(request)
+            return
         x_train, y_train, x_val, y_val, x_test, y_test = training_images(
             self._data_dir, request.subset, False, request.training.seed, request.training.validation_split)
         run_dir = runs.new_run_dir(self._runs_root, request.name)
@@ -144,6 +148,17 @@ class TrainingJob:
                                          x_test, y_test)
         self._update(status=result.status, metrics=MappingProxyType(metrics))
 
+    def _fine_tune(self, request: FineTuneRequest) -> None:
+        from digit_core.finetune import fine_tune_collection, load_collection_split
+
+        split = load_collection_split(request.database_url, self._data_dir)  # before the run: too few fails here
+        run_dir = runs.new_run_dir(self._runs_root, request.name)
+        self._update(status="training", run_dir=run_dir)
+        metrics = fine_tune_collection(request, split, run_dir, on_epoch_end=self._on_epoch_end,
+                                       on_batch_end=self._on_batch_end, should_stop=self._stop.is_set,
+                                       on_status=lambda status: self._update(status=status))
+        self._update(status=metrics.pop("status"), metrics=MappingProxyType(metrics))
+
 
 class TrainingManager:
     """Holds at most one training job per server process and refuses a second one while it runs."""
@@ -153,7 +168,7 @@ class TrainingManager:
         self._lock = threading.Lock()
         self._job: TrainingJob | None = None
 
-    def start(self, request: TrainingRequest) -> TrainingSnapshot:
+    def start(self, request: TrainingRequest | FineTuneRequest) -> TrainingSnapshot:
         """Start training in the background; raises ``TrainingBusyError`` while another run is going."""
         with self._lock:
             if self._job is not None and self._job.snapshot().active:

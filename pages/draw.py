@@ -4,6 +4,7 @@ import streamlit as st
 
 import app_state
 from app_charts import load_predictor, pick_model, show_prediction, why_this_answer
+from app_collection import label_buttons, name_field
 from digit_core.imageio import ACCEPTED_EXTENSIONS, ACCEPTED_NAMES, ImageDecodeError, decode_image
 from digit_core.predict import Predictor
 
@@ -34,6 +35,7 @@ def drawing_panel(model: Predictor | None, model_id: str | None) -> None:
         else:
             prediction = model.predict_image(canvas.image_data, keep_steps=True)
             show_prediction(prediction)
+            label_buttons(canvas.image_data, prediction, model_id, key=f"label-canvas-{version}")
             if prediction.found:
                 why_this_answer(model_id, prediction.preprocessed.image, key=app_state.EXPLAIN_DRAWING)
 
@@ -41,7 +43,11 @@ def drawing_panel(model: Predictor | None, model_id: str | None) -> None:
 app_state.use_app_navigation()
 st.title("Draw a digit")
 st.caption("Draw one digit 0–9 with the mouse or a finger; the model reads it each time you lift the pen.")
-model_id = pick_model()
+model_column, name_column = st.columns([2, 1])
+with model_column:
+    model_id = pick_model()
+with name_column:
+    name_field()
 predictor = load_predictor(model_id) if model_id else None
 
 draw_tab, upload_tab = st.tabs(["Draw", "Upload"])
@@ -66,6 +72,7 @@ with upload_tab:
             with result_column:
                 prediction = predictor.predict_image(image, keep_steps=True)
                 show_prediction(prediction)
+                label_buttons(image, prediction, model_id, key=f"label-{upload.file_id}")
             if prediction.found:
                 why_this_answer(model_id, prediction.preprocessed.image,
                                 key=f"{app_state.EXPLAIN_UPLOAD}-{upload.file_id}")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 import app_state
+from app_collection import collected_drawings
 from digit_core import figures, report
 from digit_core.csv_import import CsvFormatError
 from digit_core.data import DataNotFoundError, label_counts
@@ -12,6 +13,9 @@ app_state.use_app_navigation()
 st.title("Explore the data")
 st.caption("How many digits of each kind there are, what they look like, and how their pixels are spread.")
 source = st.radio("Source", app_state.SOURCES, horizontal=True, key=app_state.EXPLORE_SOURCE)
+if source == app_state.COLLECTION_SOURCE:
+    collected_drawings()
+    st.stop()
 csv_content, csv_name = b"", ""
 if source == app_state.CSV_SOURCE:
     upload = st.file_uploader("A CSV with one digit per row: label, then pixel0…pixel783 (Kaggle's train.csv "

@@ -6,6 +6,7 @@ import streamlit as st
 
 import app_state
 from app_charts import show_training
+from app_collection import fine_tune_result, fine_tune_starter
 from digit_core import compose, config, figures, runs, zoo
 from digit_core.jobs import TrainingBusyError, TrainingRequest, make_active
 
@@ -67,6 +68,7 @@ with st.expander("New run", expanded=not running):
             st.rerun()
         except TrainingBusyError as error:
             st.error(str(error))
+fine_tune_starter(manager, running)
 
 
 def live_panel() -> None:
@@ -77,6 +79,7 @@ def live_panel() -> None:
         return
     mine = snapshot.owner_id == app_state.session_id()
     show_training(snapshot, mine)
+    fine_tune_result(snapshot, mine)
     if snapshot.active and mine:
         st.button("Stop", on_click=manager.request_stop, disabled=snapshot.stop_requested)
     # When the run ends, rerun the whole page once: it leaves live mode and lists the finished run.

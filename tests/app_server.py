@@ -63,7 +63,8 @@ def running_app(models_dir: Path, runs_dir: Path, log: Path,
     """Start the app with these models and runs, yield it once healthy, and always stop it."""
     port = free_port()
     env = {**os.environ, "DIGIT_MODELS_DIR": str(models_dir), "DIGIT_RUNS_DIR": str(runs_dir),
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
+           "TF_CPP_MIN_LOG_LEVEL": "2", "DIGIT_DB": str(runs_dir.parent / "collection.db")}
+    env.pop("DIGIT_DB_URL", None)  # the tests' collection is a fresh SQLite file, never a shared one
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType",
                "none", "--server.runOnSave", "false", "--browser.gatherUsageStats", "false"]

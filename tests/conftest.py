@@ -87,3 +87,23 @@ def browser() -> Iterator:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty collection database: a SQLite file always, PostgreSQL when DIGIT_TEST_PG_URL is set."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'collection.db'}"
+    url = os.environ.get("DIGIT_TEST_PG_URL", "").strip()
+    if not url:
+        pytest.skip("DIGIT_TEST_PG_URL is not set (.ci/run starts PostgreSQL and sets it)")
+    import sqlalchemy as sa
+
+    from digit_core.collection import metadata
+
+    engine = sa.create_engine(url)
+    try:
+        metadata.drop_all(engine)  # the test database is the tests' own: start each test empty
+    finally:
+        engine.dispose()
+    return url

@@ -36,6 +36,8 @@ def app_dirs(tmp_path_factory: pytest.TempPathFactory, tiny_models_dir: Path) ->
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(config.MODELS_DIR_ENV, str(dirs["models"]))
         patch.setenv(config.RUNS_DIR_ENV, str(dirs["runs"]))
+        patch.setenv(config.DB_ENV, str(root / "collection.db"))
+        patch.delenv(config.DB_URL_ENV, raising=False)
         yield dirs
 
 
@@ -50,6 +52,8 @@ def no_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Empty models and runs directories: the app has no model at all."""
     monkeypatch.setenv(config.MODELS_DIR_ENV, str(tmp_path / "models"))
     monkeypatch.setenv(config.RUNS_DIR_ENV, str(tmp_path / "runs"))
+    monkeypatch.setenv(config.DB_ENV, str(tmp_path / "collection.db"))
+    monkeypatch.delenv(config.DB_URL_ENV, raising=False)
     return tmp_path
 
 

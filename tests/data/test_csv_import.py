@@ -174,3 +174,17 @@ def test_problem_list_is_capped_and_the_rest_counted(tmp_path):
     assert message_lines[1:11] == [f"  line {line}, column label: label '11' is not a digit 0..9"
                                    for line in range(2, 12)]
     assert message_lines[11:] == ["  ... and 60 more"]
+
+
+def test_written_csv_reads_back_unchanged(tmp_path, digits):
+    from digit_core.csv_import import write_digits_csv
+
+    images, labels = digits
+    path = write_digits_csv(tmp_path / "out.csv", images, labels)
+    assert path.read_text().splitlines()[0] == HEADER
+    read_images, read_labels = read_digits_csv(path)
+    np.testing.assert_array_equal(read_images, images)
+    np.testing.assert_array_equal(read_labels, labels)
+    with pytest.raises(ValueError, match="one label 0-9 per image"):
+        write_digits_csv(tmp_path / "bad.csv", images, np.array([1, 2, 10]))
+    assert not (tmp_path / "bad.csv").exists()

@@ -118,3 +118,32 @@ def test_a_good_and_a_corrupt_upload_are_read_and_refused_and_the_page_keeps_wor
     app.main.get_by_role("tab", name="Upload").click()
     expect(app.prediction(four_box)).to_have_text("4")
     expect(app.exceptions()).to_have_count(0)
+
+
+def test_a_drawing_labelled_right_with_a_double_click_is_stored_once(app: AppDriver, app_server) -> None:
+    from digit_core.collection import Collection
+
+    open_empty_canvas(app)
+    name = app.main.get_by_label("Your name (saved with the drawings you label)")
+
+    def type_name() -> None:
+        name.fill("Ada e2e")
+        name.press("Enter")
+
+    app.change_widget(type_name)
+    app.draw(DRAWINGS["seven-crossed-two-strokes"].strokes())
+    expect(app.prediction()).to_have_text("7")
+    app.main.get_by_role("button", name="Right", exact=True).dblclick()
+    expect(app.main.get_by_test_id("stAlertContentSuccess")).to_contain_text("as a 7 (drawing #")
+    app.wait_until_idle()
+    expect(app.exceptions()).to_have_count(0)
+
+    collection = Collection.open(f"sqlite:///{app_server.runs_dir.parent / 'collection.db'}")
+    try:
+        (stored,) = [drawing for drawing in collection.drawings() if drawing.who == "Ada e2e"]
+        png = collection.image_png(stored.id)
+    finally:
+        collection.close()
+    assert (stored.label, stored.predicted, stored.model_id) == (7, 7, "default")
+    drawn = np.asarray(Image.open(io.BytesIO(png)))
+    assert drawn.shape == (CANVAS_SIDE, CANVAS_SIDE, 4) and drawn[..., 3].any()  # the canvas as drawn
