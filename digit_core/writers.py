@@ -70,16 +70,21 @@ def scan_as_mnist(images: np.ndarray, rng: np.random.Generator | None = None) ->
     """Light-on-dark scans (N, H, W) uint8 (USPS 16×16, optdigits 32×32) through the pipeline.
 
     With ``rng`` each scan is first enlarged 1-3× and softened, as a scanner at another resolution
-    would give it; without, it is read as it is. A dark margin makes a tight crop look like a page.
+    would give it, and put on paper: dark ink on a light, slightly noisy page. Without, it is read as
+    it is. A margin makes a tight crop look like a page.
     """
     def scans():
         for image in images:
-            if rng is not None:
-                factor = rng.uniform(1.0, 3.0)
-                size = (round(image.shape[1] * factor), round(image.shape[0] * factor))
-                image = cv2.GaussianBlur(cv2.resize(image, size, interpolation=cv2.INTER_LINEAR), (3, 3),
-                                         rng.uniform(0.3, 1.0))
-            yield np.pad(image, max(4, image.shape[0] // 8))
+            if rng is None:
+                yield np.pad(image, max(4, image.shape[0] // 8))
+                continue
+            factor = rng.uniform(1.0, 3.0)
+            size = (round(image.shape[1] * factor), round(image.shape[0] * factor))
+            image = cv2.GaussianBlur(cv2.resize(image, size, interpolation=cv2.INTER_LINEAR), (3, 3),
+                                     rng.uniform(0.3, 1.0))
+            image = np.pad(image, max(4, image.shape[0] // 8)).astype(np.float32)
+            paper = rng.uniform(200, 255) - image * rng.uniform(0.6, 0.95) + rng.normal(0, rng.uniform(0, 6), image.shape)
+            yield np.clip(paper, 0, 255).astype(np.uint8)
     return _as_mnist(scans(), len(images))
 
 
@@ -93,13 +98,14 @@ def _as_mnist(images: Iterable[np.ndarray], count: int) -> np.ndarray:
     return out
 
 
-def other_writers_training_set(seed: int, pen_drawings: int = 3,
-                               optdigits_repeats: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def other_writers_training_set(seed: int, pen_drawings: int = 3, optdigits_repeats: int = 3,
+                               usps_rescans: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """USPS train, pendigits' training writers and optdigits' ``tra`` writers as model inputs.
 
     pendigits is drawn ``pen_drawings`` times and optdigits scanned ``optdigits_repeats`` times (each
-    differently), so that the 8,000 digits of these 50 writers are not drowned by MNIST's 60,000.
-    Images in which the pipeline finds no digit are dropped.
+    differently), so that the 16,000 digits of these writers are not drowned by MNIST's 60,000. USPS
+    is read as it is, and scanned again ``usps_rescans`` times at other resolutions, as the app
+    reads a photo or scan of a letter. Images in which the pipeline finds no digit are dropped.
     """
     from digit_core import data
 
@@ -109,7 +115,9 @@ def other_writers_training_set(seed: int, pen_drawings: int = 3,
     pen_images, pen_labels = pen_digits_as_mnist(pen_train, rng, pen_drawings)
     opt_images, opt_labels = data.load_optdigits("tra")
     opt_repeated = np.concatenate([scan_as_mnist(opt_images, rng) for _ in range(optdigits_repeats)])
-    x = np.concatenate([scan_as_mnist(usps_images), pen_images, opt_repeated])
-    y = np.concatenate([usps_labels, pen_labels, np.tile(opt_labels, optdigits_repeats)])
+    usps_rescanned = [scan_as_mnist(usps_images, rng) for _ in range(usps_rescans)]
+    x = np.concatenate([scan_as_mnist(usps_images), *usps_rescanned, pen_images, opt_repeated])
+    y = np.concatenate([np.tile(usps_labels, 1 + usps_rescans), pen_labels,
+                        np.tile(opt_labels, optdigits_repeats)])
     found = x.reshape(len(x), -1).any(axis=1)
     return x[found], y[found]
