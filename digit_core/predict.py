@@ -157,7 +157,7 @@ class Predictor:
         for name, way in SECOND_LOOKS.items():
             other = preprocess(image, keep_steps=False, **way)
             # An MNIST-shaped image is used as it is whatever the way, and stroke normalisation
-            # leaves strokes of the right width, and a soft digit's, alone: reading the same
+            # leaves strokes of the right width alone: reading the same
             # pixels twice is no look.
             if other.found and not any(np.array_equal(other.image, earlier) for earlier in seen):
                 seen.append(other.image)

@@ -49,14 +49,6 @@ WORK_SIDE = 80
 WORK_MARGIN = 12  # room around it for thickened strokes
 # A digit must be at least this many stroke widths across (a lone dot is not a digit).
 MIN_STROKES_ACROSS = 2.0
-# A digit is soft (a blurred scan, or a coarse image enlarged) when at least this fraction of its
-# inked pixels are grey, between these levels, rather than full strokes. Thinning redraws strokes
-# from their outline at mid-grey, which on a soft digit is a poor copy of them: grey parts of the
-# strokes vanish (a "0" becomes a "C"), so soft digits are not thinned. Drawings are sharp (in
-# bench/accuracy.py's sets, a median 15% of their ink is grey, nine in ten under 37%), scans and
-# enlarged 8×8 digits soft (medians 47-63%).
-SOFT_GREY_FRACTION = 0.4
-SOFT_GREY_LEVELS = (40, 190)
 # A 28×28 image counts as MNIST-shaped (and is used as it is) when its digit's span and centre of
 # mass are within this many pixels of MNIST's: 20 px, and the centre. All MNIST digits are.
 MNIST_FORM_TOLERANCE = 1
@@ -94,26 +86,18 @@ def _stroke_width(work: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return ink, inside, max(1.0, 2 * median - 1)
 
 
-def _is_soft(work: np.ndarray) -> bool:
-    """Whether SOFT_GREY_FRACTION or more of the digit's inked pixels are grey (see there)."""
-    faint, strong = SOFT_GREY_LEVELS
-    inked = work[work > faint]
-    return inked.size > 0 and np.count_nonzero(inked < strong) >= SOFT_GREY_FRACTION * inked.size
-
-
 def _normalise_stroke(work: np.ndarray, ink: np.ndarray, inside: np.ndarray, width: float,
                       digit_side: float) -> np.ndarray:
     """Thicken or thin the strokes so they are TARGET_STROKE_WIDTH once the digit is 20 px tall.
 
     Growing strokes by 2r also grows the digit by 2r, so r solves
     (width + 2r) / (digit_side + 2r) = TARGET_STROKE_WIDTH / BOX_SIZE. The new edge is drawn from
-    distances to the old one (grey erosion would smear any dark gap across the stroke). A soft
-    digit (SOFT_GREY_FRACTION) is thickened when its strokes are thin, but never thinned.
+    distances to the old one (grey erosion would smear any dark gap across the stroke).
     """
     ratio = TARGET_STROKE_WIDTH / BOX_SIZE
     # Never thin by more than a third of the width, or strokes could break apart.
     radius = max((ratio * digit_side - width) / (2 * (1 - ratio)), -width / 3)
-    if abs(radius) < 0.5 or (radius < 0 and _is_soft(work)):
+    if abs(radius) < 0.5:
         return work
     if radius < 0:
         parts_before = cv2.connectedComponents(ink)[0]
@@ -205,7 +189,7 @@ def _shape_digit(cropped: np.ndarray, normalize_stroke: bool, deskew: bool,
     if normalize_stroke:
         normalised = _normalise_stroke(work, ink_mask, inside, stroke_width, WORK_SIDE)
         if steps is not None:
-            # Strokes already of MNIST's width, or a soft digit's bold ones, are left as they are.
+            # Strokes already of MNIST's width are left as they are.
             kept = normalised is work
             steps.append(("stroke width kept" if kept else "stroke width normalised", normalised))
         work = normalised
@@ -248,8 +232,8 @@ def preprocess(image: np.ndarray, *, keep_steps: bool = True, normalize_stroke: 
     Accepts (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or float, either polarity;
     transparent pixels count as background. Returns found=False with a message when there is
     no digit to read (blank canvas, uniform image, specks, a blob), never a made-up digit.
-    normalize_stroke thickens or thins strokes to MNIST's width (a soft, blurred digit is not
-    thinned: see SOFT_GREY_FRACTION); deskew straightens slanted digits by their second moments.
+    normalize_stroke thickens or thins strokes to MNIST's width; deskew straightens slanted digits
+    by their second moments.
     """
     pixels = locate.to_uint8_channels(image)
     clear_ink = None
