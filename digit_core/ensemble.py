@@ -36,7 +36,8 @@ def average_models(members: list[Any], name: str = "ensemble") -> Any:
 
 def member_summary(path: Path, metadata: dict[str, Any]) -> dict[str, Any]:
     """What the ensemble's metadata records about one member."""
-    kept = ("name", "from_run", "test_accuracy", "train_seconds", "training", "network", "extra_usps")
+    kept = ("name", "from_run", "test_accuracy", "train_seconds", "training", "network", "extra_usps",
+            "extra_writers")
     return {"file": path.name, **{key: metadata[key] for key in kept if key in metadata}}
 
 
