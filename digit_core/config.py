@@ -18,8 +18,10 @@ MODELS_DIR_ENV = "DIGIT_MODELS_DIR"
 RUNS_DIR_ENV = "DIGIT_RUNS_DIR"
 RESULTS_DIR_ENV = "DIGIT_RESULTS_DIR"
 
-# Uploads larger than this are refused before decoding (bytes).
+# Uploaded images larger than this are refused before decoding (bytes).
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+# CSV files of digits may be larger: Kaggle's digit-recognizer train.csv (42,000 rows) is about 76 MB.
+MAX_CSV_UPLOAD_BYTES = 100 * 1024 * 1024
 # Images with more pixels than this are refused before decoding (decompression bombs).
 MAX_IMAGE_PIXELS = 40_000_000
 
