@@ -212,8 +212,24 @@ def test_streamlit_limits_uploads_and_keeps_xsrf_protection() -> None:
     server = settings.get("server", {})
     assert server.get("enableXsrfProtection", True) is True
     assert server.get("enableCORS", True) is True  # turning CORS off would also weaken XSRF checks
-    # Streamlit's limit is in MB; it must not let through more than the core accepts anyway.
-    assert server["maxUploadSize"] <= math.ceil(config.MAX_UPLOAD_BYTES / (1024 * 1024))
+    # Streamlit's limit is in MB; it must not let through more than the core accepts anyway: a CSV of
+    # digits at most, and each image uploader sets the images' own, smaller limit.
+    largest = max(config.MAX_UPLOAD_BYTES, config.MAX_CSV_UPLOAD_BYTES)
+    assert server["maxUploadSize"] <= math.ceil(largest / (1024 * 1024))
+
+
+def test_every_uploader_sets_the_limit_of_what_it_takes() -> None:
+    limits = {}
+    for path in sorted((PROJECT_ROOT / "pages").glob("*.py")):
+        for call, name, _ in _calls(ast.parse(path.read_text())):
+            if name == "file_uploader":
+                keywords = {keyword.arg: ast.unparse(keyword.value) for keyword in call.keywords}
+                limits[path.stem] = keywords.get("max_upload_size")
+    assert limits == {"draw": "app_state.IMAGE_UPLOAD_MB", "explore": "app_state.CSV_UPLOAD_MB"}
+    import app_state
+
+    assert app_state.IMAGE_UPLOAD_MB * 1024 * 1024 == config.MAX_UPLOAD_BYTES
+    assert app_state.CSV_UPLOAD_MB * 1024 * 1024 == config.MAX_CSV_UPLOAD_BYTES
 
 
 EFFECTIVE_SETTINGS = """
@@ -229,7 +245,7 @@ def test_the_effective_streamlit_settings_in_the_project() -> None:
     assert result.returncode == 0, result.stderr
     xsrf, max_upload_mb = result.stdout.split()
     assert xsrf == "True"
-    assert int(max_upload_mb) * 1024 * 1024 <= config.MAX_UPLOAD_BYTES
+    assert int(max_upload_mb) * 1024 * 1024 <= max(config.MAX_UPLOAD_BYTES, config.MAX_CSV_UPLOAD_BYTES)
 
 
 # --- Nothing a user uploads is written to disk. ---
