@@ -205,7 +205,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from digit_core import commands
 
     if args.resume:
-        given = [f"--{option.replace('_', '-')}" for option in RECIPE_OPTIONS if getattr(args, option) not in (None, False)]
+        given = [f"--{option.replace('_', '-')}" for option in RECIPE_OPTIONS
+                 if getattr(args, option) not in (None, False)]
         if given:
             raise UsageError(f"{', '.join(given)} cannot go with --resume: a resumed run keeps its own recipe "
                              "(network, training settings, data, name). Only --epochs, --out, --tensorboard, "

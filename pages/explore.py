@@ -22,7 +22,8 @@ app_state.to_url("source", source)
 csv_content, csv_name = b"", ""
 if source == app_state.CSV_SOURCE:
     upload = st.file_uploader("A CSV with one digit per row: label, then pixel0…pixel783 (Kaggle's train.csv), or "
-                              "the pixels alone (Kaggle's test.csv)", type=["csv"], max_upload_size=app_state.CSV_UPLOAD_MB)
+                              "the pixels alone (Kaggle's test.csv)", type=["csv"],
+                              max_upload_size=app_state.CSV_UPLOAD_MB)
     if upload is None:
         st.info(f"Upload a CSV file (up to {app_state.CSV_UPLOAD_MB} MB) to explore it.")
         st.stop()
