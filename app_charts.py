@@ -34,11 +34,15 @@ def pick_model(label: str = "Model") -> str | None:
         return None
     by_id = {info.model_id: info for info in models}
     usable = [info.model_id for info in models if not info.broken]
-    preferred = [st.session_state.get(app_state.MODEL_ID), registry.active_model_id(), *usable, models[0].model_id]
+    # A shared link names its model; after that, this session's choice holds on every page.
+    linked = None if app_state.MODEL_ID in st.session_state else st.query_params.get(app_state.URL_MODEL)
+    preferred = [linked, st.session_state.get(app_state.MODEL_ID), registry.active_model_id(), *usable,
+                 models[0].model_id]
     default = next(model_id for model_id in preferred if model_id in by_id)
     model_id = st.selectbox(label, list(by_id), index=list(by_id).index(default),
                             format_func=lambda chosen: _model_label(by_id[chosen]))
     st.session_state[app_state.MODEL_ID] = model_id
+    app_state.to_url(app_state.URL_MODEL, model_id)
     if by_id[model_id].broken:
         st.error(f"{by_id[model_id].name} cannot be used: {by_id[model_id].broken} {app_state.NO_MODEL_HELP}")
         return None
@@ -78,6 +82,22 @@ def show_prediction(prediction: Prediction, show_steps: bool = True) -> None:
             names, images = zip(*prediction.preprocessed.steps)
             st.image([figures.thumbnail(image) for image in images[:-1]], caption=list(names[:-1]))
             st.image(figures.enlarge(figures.to_uint8(images[-1]), 6), caption=f"{names[-1]}: what the model saw")
+
+
+def drawing_downloads(drawing: np.ndarray, prediction: Prediction) -> None:
+    """Download buttons for a drawing as drawn and, when a digit was found, the 28×28 input it became.
+
+    The PNGs are made on a click, not on every stroke: the time from pen-up to answer stays as it was.
+    """
+    from digit_core.downloads import png_bytes
+
+    drawing_column, input_column = st.columns(2)
+    drawing_column.download_button("Download the drawing (PNG)", lambda: png_bytes(drawing), file_name="drawing.png",
+                                   mime="image/png", on_click="ignore")
+    if prediction.found:
+        input_column.download_button("Download the 28×28 (PNG)", lambda: png_bytes(prediction.preprocessed.image),
+                                     file_name=f"drawing-28x28-read-as-{prediction.digit}.png", mime="image/png",
+                                     on_click="ignore")
 
 
 def show_probabilities(probabilities: np.ndarray) -> None:

@@ -69,7 +69,10 @@ def collected_drawings() -> None:
     st.dataframe(counts_by_person(collected.who, collected.labels), hide_index=True)
     right = _active_model_on(collected.images, collected.labels)
     st.subheader("The drawings")
-    digit = st.selectbox("Digit", ["any", *range(10)], key=app_state.COLLECTED_DIGIT)
+    digits = ["any", *range(10)]
+    app_state.seed_from_url(app_state.COLLECTED_DIGIT, "digit", digits, "any")  # as the Explore page's samples
+    digit = st.selectbox("Digit", digits, key=app_state.COLLECTED_DIGIT)
+    app_state.to_url("digit", digit)
     shown = np.flatnonzero(collected.labels == digit) if digit != "any" else np.arange(len(collected.ids))
     if len(shown):
         st.image(figures.tile_images(collected.images[shown], columns=10, scale=3,

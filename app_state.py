@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
-from digit_core import data, registry
+from digit_core import config, data, registry
 from digit_core.jobs import TrainingManager
 from digit_core.profile import DatasetProfile, profile_dataset
 
 if TYPE_CHECKING:
     from digit_core.collection import Collection
+    from digit_core.csv_import import DigitsTable
     from digit_core.evaluate import Evaluation
     from digit_core.explain import Explainer
     from digit_core.predict import Predictor
@@ -42,6 +43,18 @@ EXPLAIN_DRAWING = "explain_drawing"  # the Draw tab's "Why this answer" switch
 EXPLAIN_UPLOAD = "explain_upload"  # prefix of each upload card's switch (followed by the file's id)
 EXPLAIN_TEST_DIGIT = "explain_test_digit"  # the Evaluate page's test image picked to explain
 COLLECTED_DIGIT = "collected_digit"  # the digit shown in the grid of collected drawings
+EXPLORE_DIGIT = "explore_digit"  # the Explore page's samples: which digit ...
+EXPLORE_COUNT = "explore_count"  # ... and how many
+READ_CSV = "read_csv"  # the Explore page's switch that reads every digit of an uploaded CSV
+EVALUATE_FIRST = "evaluate_first_image"  # the first test image of the Evaluate page's predictions grid
+COMPARE_METRIC = "compare_metric"  # the Compare page's training-curve metric
+MODEL_LAYER = "model_layer"  # the Model page's layer whose weights are shown
+
+# Upload limits in MB, as Streamlit's uploaders take them (the core checks the bytes again).
+IMAGE_UPLOAD_MB = config.MAX_UPLOAD_BYTES // 2 ** 20
+CSV_UPLOAD_MB = config.MAX_CSV_UPLOAD_BYTES // 2 ** 20
+# The URL's query parameter naming the chosen model; each page names its settings beside it.
+URL_MODEL = "model"
 
 MNIST_SOURCES = {"MNIST train": "train", "MNIST test": "test"}
 USPS_SOURCES = {"USPS train": "train", "USPS test": "test"}
@@ -191,9 +204,33 @@ def sibling_sources(source: str) -> dict[str, str]:
     return {}
 
 
+def seed_from_url(key: str, parameter: str, options: Container, default: object) -> None:
+    """Start the widget ``key`` at the URL's ``parameter`` when that is one of ``options`` (compared as
+    text, then as a whole number), else at ``default``; a widget that has a state keeps it.
+
+    A shared link so opens the view it was copied from. The widget is then created without a default
+    of its own: its state says it all.
+    """
+    if key in st.session_state:
+        return
+    text = st.query_params.get(parameter, "")
+    for value in (text, int(text) if text.lstrip("-").isdigit() else None):
+        if value not in (None, "") and value in options:
+            st.session_state[key] = value
+            return
+    st.session_state[key] = default
+
+
+def to_url(parameter: str, value: object) -> None:
+    """Show a setting in the URL, so that copying the address shares the view."""
+    if st.query_params.get(parameter) != str(value):
+        st.query_params[parameter] = str(value)
+
+
 @st.cache_data(show_spinner="Reading the CSV…", max_entries=2)
-def csv_digits(content: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images and labels of an uploaded CSV; raises ``CsvFormatError`` listing its problems."""
+def csv_digits(content: bytes, name: str) -> DigitsTable:
+    """Images and labels (None without a label column) of an uploaded CSV; raises ``CsvFormatError``
+    listing its problems."""
     from digit_core.csv_import import read_digits_csv
 
     stream = io.BytesIO(content)
@@ -206,6 +243,18 @@ def profile(source: str, csv_content: bytes = b"", csv_name: str = "") -> Datase
     """The profile of a built-in source, or of the uploaded CSV when ``source`` is CSV_SOURCE."""
     images, labels = csv_digits(csv_content, csv_name) if source == CSV_SOURCE else dataset(source)
     return profile_dataset(images, labels)
+
+
+@st.cache_data(show_spinner="Reading every digit…", max_entries=4)
+def _csv_predictions_for_file(path: str, modified: float, csv_content: bytes, csv_name: str) -> np.ndarray:
+    images = csv_digits(csv_content, csv_name).images
+    return _predictor_for_file(path, modified).probabilities(images).argmax(axis=1).astype(np.uint8)
+
+
+def csv_predictions(model_id: str, csv_content: bytes, csv_name: str) -> np.ndarray:
+    """The digit the model reads in each image of an uploaded CSV (N,), cached."""
+    path = registry.resolve(model_id)
+    return _csv_predictions_for_file(str(path), path.stat().st_mtime, csv_content, csv_name)
 
 
 @st.cache_data(show_spinner="Evaluating the model…", max_entries=8)

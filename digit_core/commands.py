@@ -5,8 +5,8 @@ They return data (dicts of JSON-ready values); printing is the CLI's job.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,20 @@ def load_predictor(model: str | Path | None):
     return Predictor.from_file(resolve_model_path(model))
 
 
-def evaluate_model(model: str | Path | None, dataset: str = "mnist",
-                   data_dir: Path | None = None) -> dict[str, Any]:
-    """Evaluate a model on the MNIST (or USPS) test set; returns test_accuracy, test_loss, n and more."""
+# Images per step of an evaluation, so a progress display can count them.
+EVALUATION_CHUNK = 1000
+# How a run's training images were chosen, as recorded in its config.json ("data"), with the defaults;
+# "extra_data" (train --extra-data's CSV) is recorded only when one was given.
+DATA_RECIPE = {"subset": None, "extra_usps": False, "extra_writers": False, "extra_data": None}
+MNIST_TRAIN_IMAGES = 60_000
+
+
+def evaluate_model(model: str | Path | None, dataset: str = "mnist", data_dir: Path | None = None,
+                   on_images: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Evaluate a model on the MNIST (or USPS) test set; returns test_accuracy, test_loss, n and more.
+
+    ``on_images(done, total)`` is called as each chunk of test images has been read.
+    """
     from digit_core import data
     from digit_core.evaluate import evaluate
     from digit_core.writers import scan_as_mnist
@@ -49,10 +60,26 @@ def evaluate_model(model: str | Path | None, dataset: str = "mnist",
     else:
         mnist = data.load_mnist(data_dir)
         images, labels = mnist.x_test, mnist.y_test
-    result = evaluate(predictor.probabilities, images, labels)
+    result = evaluate(_counting(predictor.probabilities, on_images), images, labels)
     return {**result.summary(), "model": str(path), "dataset": dataset,
             "per_class_recall": [round(float(r), 6) for r in result.recall],
             "confusion_matrix": result.confusion.tolist()}
+
+
+def _counting(probabilities: Callable[[np.ndarray], np.ndarray],
+              on_images: Callable[[int, int], None] | None) -> Callable[[np.ndarray], np.ndarray]:
+    """``probabilities`` run chunk by chunk, reporting the images done so far to ``on_images``."""
+    if on_images is None:
+        return probabilities
+
+    def chunked(images: np.ndarray) -> np.ndarray:
+        chunks = []
+        for start in range(0, len(images), EVALUATION_CHUNK):
+            chunks.append(probabilities(images[start:start + EVALUATION_CHUNK]))
+            on_images(min(len(images), start + EVALUATION_CHUNK), len(images))
+        return np.concatenate(chunks)
+
+    return chunked
 
 
 def predict_files(model: str | Path | None, paths: list[str]) -> Iterator[dict[str, Any]]:
@@ -142,29 +169,6 @@ def _check_out(out: Path) -> None:
         raise ValueError(f"--out must end in .keras, got {out}.")
 
 
-def _progress_bar(epochs: int):
-    """Batch and epoch callbacks drawing a one-line progress bar on stderr."""
-    state = {"epoch": 0}
-
-    def on_batch_end(batch: int, batches: int, metrics: dict[str, float]) -> None:
-        if batch % 10 and batch + 1 != batches:
-            return
-        done = (batch + 1) / max(1, batches)
-        bar = "#" * int(done * 30)
-        sys.stderr.write(f"\repoch {state['epoch'] + 1}/{epochs} [{bar:<30}] {batch + 1}/{batches} "
-                         f"loss {metrics.get('loss', 0):.4f} acc {metrics.get('accuracy', 0):.4f}")
-        sys.stderr.flush()
-
-    def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
-        state["epoch"] = epoch + 1
-        validation = f" val_acc {metrics['val_accuracy']:.4f}" if "val_accuracy" in metrics else ""
-        sys.stderr.write(f"\repoch {epoch + 1}/{epochs} done in {metrics['seconds']:.1f}s: loss "
-                         f"{metrics['loss']:.4f} acc {metrics['accuracy']:.4f}{validation}\n")
-        sys.stderr.flush()
-
-    return on_batch_end, on_epoch_end
-
-
 def training_images(data_dir: Path | None, subset: int | None, extra_usps: bool, seed: int,
                     validation_split: float, extra_writers: bool = False,
                     extra_data: Path | None = None) -> tuple[np.ndarray, ...]:
@@ -181,6 +185,9 @@ def training_images(data_dir: Path | None, subset: int | None, extra_usps: bool,
 
     # Before MNIST: a bad CSV fails at once.
     csv_images, csv_labels = read_digits_csv(extra_data) if extra_data is not None else (None, None)
+    if extra_data is not None and csv_labels is None:
+        raise ValueError(f"{extra_data} has no label column (like Kaggle's test.csv): --extra-data needs "
+                         "label,pixel0..pixel783 rows to train on.")
     mnist = data.load_mnist(data_dir)
     x, y = mnist.x_train, mnist.y_train
     if subset is not None:
@@ -207,28 +214,42 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
                      out: Path | None = None, resume_run: str | None = None, tensorboard: bool = False,
                      progress: bool = True, extra_writers: bool = False,
                      extra_data: Path | None = None) -> dict[str, Any]:
-    """Train in a new (or resumed) run directory, evaluate on MNIST test, optionally save to ``out``."""
+    """Train in a new (or resumed) run directory, evaluate on MNIST test, optionally save to ``out``.
+
+    A run is resumed with the recipe it recorded (see ``resume_and_record``); one that does not match
+    it is refused rather than continued as something else.
+    """
+    from digit_core.progress import training_progress
     from digit_core.train import record_test_metrics, train
 
     if out is not None:
         _check_out(out)
+    if extra_data is not None:
+        # Recorded as an absolute path, so that --resume finds the same file from any directory.
+        extra_data = Path(extra_data).expanduser().resolve()
+    data = data_description(subset, extra_usps, extra_writers, extra_data)
     x_train, y_train, x_val, y_val, x_test, y_test = training_images(
         data_dir, subset, extra_usps, training.seed, training.validation_split, extra_writers, extra_data)
     if resume_run:
-        run_dir = config.runs_dir() / resume_run
-        if not run_dir.is_dir():
-            raise ValueError(f"No run {resume_run!r} in {config.runs_dir()}.")
+        run_dir = _run_dir(resume_run)
+        _check_same_recipe(run_dir, network, data, len(x_train), len(x_val))
     else:
         run_dir = runs.new_run_dir(config.runs_dir(), name)
-    on_batch_end, on_epoch_end = _progress_bar(training.epochs) if progress else (None, None)
-    result = train(network, training, x_train, y_train, x_val, y_val, run_dir=run_dir, name=name,
-                   on_epoch_end=on_epoch_end, on_batch_end=on_batch_end, resume=bool(resume_run),
-                   tensorboard=tensorboard)
+    display, on_batch_end, on_epoch_end = None, None, None
+    if progress:
+        display, on_batch_end, on_epoch_end = training_progress(training.epochs, runs.read_run(run_dir).epochs_done)
+    try:
+        result = train(network, training, x_train, y_train, x_val, y_val, run_dir=run_dir, name=name,
+                       on_epoch_end=on_epoch_end, on_batch_end=on_batch_end, resume=bool(resume_run),
+                       tensorboard=tensorboard, data=data)
+    finally:
+        if display is not None:
+            display.close()
     # The run's best checkpoint is what the registry serves, so it is what gets measured and saved.
     model, metrics = record_test_metrics(run_dir, result.model, training.normalization, result.seconds,
                                          x_test, y_test)
-    summary = {"run_id": run_dir.name, "status": result.status, "epochs": len(result.history.get("loss", [])),
-               **metrics}
+    summary = {"run_id": run_dir.name, "name": name, "status": result.status,
+               "epochs": len(result.history.get("loss", [])), "train_size": len(x_train), **metrics}
     if out is not None:
         metadata = {"name": name, "architecture": registry.describe_network(zoo.network_to_dict(network)),
                     "network": zoo.network_to_dict(network), "training": runs.read_run(run_dir).config.get(
@@ -240,6 +261,79 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
         registry.save(model, out.stem, metadata, models_dir=out.parent)
         summary["saved"] = str(out)
     return summary
+
+
+def resume_and_record(run_id: str, *, epochs: int | None = None, data_dir: Path | None = None,
+                      out: Path | None = None, tensorboard: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Continue a run from its last epoch with its own recipe: name, network, training settings and data.
+
+    ``epochs`` is the new total (default: the run's own); everything else comes from the run's
+    ``config.json``, so a resumed run trains on the same images as before.
+    """
+    recorded = runs.read_run(_run_dir(run_id)).config
+    if not isinstance(recorded.get("network"), dict) or not isinstance(recorded.get("training"), dict):
+        raise ValueError(f"Run {run_id!r} has no readable recipe in its config.json, so it cannot be resumed.")
+    if "fine_tune" in recorded:
+        raise ValueError(f"Run {run_id!r} fine-tuned a model on the collected drawings, so it cannot be resumed "
+                         "here; fine-tune again on the Train page instead.")
+    network = zoo.network_from_dict(recorded["network"])
+    training = zoo.with_overrides(zoo.train_config_from_dict(recorded["training"]), epochs=epochs)
+    return train_and_record(network, training, name=str(recorded.get("name", run_id)), data_dir=data_dir,
+                            out=out, resume_run=run_id, tensorboard=tensorboard, progress=progress,
+                            **_data_recipe(run_id, recorded))
+
+
+def data_description(subset: int | None = None, extra_usps: bool = False, extra_writers: bool = False,
+                     extra_data: Path | None = None) -> dict[str, Any]:
+    """The ``data`` a run records: ``DATA_RECIPE``'s keys, ``extra_data`` only when a CSV was added."""
+    data: dict[str, Any] = {"subset": subset, "extra_usps": extra_usps, "extra_writers": extra_writers}
+    if extra_data is not None:
+        data["extra_data"] = str(extra_data)
+    return data
+
+
+def _run_dir(run_id: str) -> Path:
+    run_dir = config.runs_dir() / run_id
+    if not run_id or Path(run_id).name != run_id or not run_dir.is_dir():
+        raise ValueError(f"No run {run_id!r} in {config.runs_dir()}.")
+    return run_dir
+
+
+def _data_recipe(run_id: str, recorded: dict[str, Any]) -> dict[str, Any]:
+    """The run's data recipe (``DATA_RECIPE``'s keys), from its config or, for an older run, its sizes."""
+    data = recorded.get("data")
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - set(DATA_RECIPE))
+        if unknown:
+            raise ValueError(f"Run {run_id!r} was trained on data this version cannot gather again "
+                             f"({', '.join(unknown)}), so it cannot be resumed.")
+        return {**DATA_RECIPE, **data}
+    # Runs recorded before the data recipe was: MNIST alone tells its size, a subset included.
+    images = int(recorded.get("train_size", 0)) + int(recorded.get("validation_size", 0))
+    if not 0 < images <= MNIST_TRAIN_IMAGES:
+        raise ValueError(f"Run {run_id!r} did not record which data it was trained on and used more than "
+                         "MNIST's training images, so it cannot be resumed; start a new run instead.")
+    return {**DATA_RECIPE, "subset": None if images == MNIST_TRAIN_IMAGES else images}
+
+
+def _check_same_recipe(run_dir: Path, network: zoo.NetworkConfig, data: dict[str, Any], train_size: int,
+                       validation_size: int) -> None:
+    """Refuse to continue a run as another network or on other images than it started with."""
+    recorded = runs.read_run(run_dir).config
+    if recorded.get("network") not in (None, _json_ready(zoo.network_to_dict(network))):
+        raise ValueError(f"Run {run_dir.name!r} trains another network; resume it with its own recipe.")
+    if recorded.get("data") is not None and {**DATA_RECIPE, **recorded["data"]} != {**DATA_RECIPE, **data}:
+        raise ValueError(f"Run {run_dir.name!r} was trained on other data ({recorded['data']}); "
+                         "resume it with its own recipe.")
+    sizes = (recorded.get("train_size", train_size), recorded.get("validation_size", validation_size))
+    if sizes != (train_size, validation_size):
+        raise ValueError(f"Run {run_dir.name!r} trained on {sizes[0]:,} images and validated on {sizes[1]:,}; "
+                         f"these data give {train_size:,} and {validation_size:,}. Is it the same data directory?")
+
+
+def _json_ready(payload: dict[str, Any]) -> dict[str, Any]:
+    # Tuples become lists, as in config.json.
+    return json.loads(json.dumps(payload))
 
 
 def ensemble_and_record(members: list[str], *, out: Path, name: str,

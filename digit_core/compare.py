@@ -73,11 +73,13 @@ def study_data(scale: StudyScale, data_dir: Path | None, seed: int) -> StudyData
 def run_comparison(quick: bool = False, out: Path | None = None, data_dir: Path | None = None, *,
                    only: Sequence[str] | None = None, seed: int = 0, models_dir: Path | None = None,
                    scale: StudyScale | None = None, resume: bool = False,
+                   on_start: Callable[[int], None] | None = None,
                    on_result: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Run the study and write its results to ``out`` atomically.
 
     ``only`` restricts it to the named experiments; ``scale`` replaces the FULL / QUICK presets (tests use
-    a smaller one); ``on_result`` is called with each entry as soon as it is measured.
+    a smaller one); ``on_start`` is called with the number of entries to come, ``on_result`` with each
+    entry as soon as it is measured.
 
     After every model the results so far are written to ``<out>.partial.json``, so a long run that is
     killed still shows how far it got; the partial file is removed once ``out`` is written. With
@@ -91,6 +93,8 @@ def run_comparison(quick: bool = False, out: Path | None = None, data_dir: Path 
     partial = out.with_name(f"{out.stem}.partial.json")
     finished = _finished_entries(partial) if resume else []
     results: list[dict[str, Any]] = []
+    if on_start is not None:
+        on_start(len(specs))
     # Run key -> (name of the entry that ran it, its measurements): identical configurations run once.
     done: dict[tuple, tuple[str, dict[str, Any]]] = {}
     for spec in specs:

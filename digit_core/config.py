@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout, when digit_core sits in one
 
 # Environment variables that move the project's directories.
 DATA_DIR_ENV = "DIGIT_DATA_DIR"
@@ -21,12 +21,20 @@ RESULTS_DIR_ENV = "DIGIT_RESULTS_DIR"
 DB_ENV = "DIGIT_DB"
 DB_URL_ENV = "DIGIT_DB_URL"
 
-# Uploads larger than this are refused before decoding (bytes).
+# Uploaded images larger than this are refused before decoding (bytes).
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+# CSV files of digits may be larger: Kaggle's digit-recognizer train.csv (42,000 rows) is about 76 MB.
+MAX_CSV_UPLOAD_BYTES = 100 * 1024 * 1024
 # Images with more pixels than this are refused before decoding (decompression bombs).
 MAX_IMAGE_PIXELS = 40_000_000
 
 DEFAULT_MODEL_ID = "default"
+
+
+def project_root() -> Path:
+    """The checkout holding digit_core; for a copy installed by ``pip install .``, the current directory,
+    so that models/, runs/ and results/ are never looked for (or written) inside site-packages."""
+    return PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").is_file() else Path.cwd()
 
 
 def _env_path(name: str) -> Path | None:
@@ -43,10 +51,11 @@ def data_dir_candidates(explicit: str | Path | None = None) -> list[Path]:
     if from_env is not None:
         candidates.append(from_env)
     candidates.append(Path.cwd() / "data")
-    if PROJECT_ROOT / "data" not in candidates:
-        candidates.append(PROJECT_ROOT / "data")
+    root = project_root()
+    if root / "data" not in candidates:
+        candidates.append(root / "data")
     # The project's machines keep MNIST in ../shared/mnist beside the checkout.
-    candidates.append(PROJECT_ROOT.parent / "shared" / "mnist")
+    candidates.append(root.parent / "shared" / "mnist")
     return candidates
 
 
@@ -71,24 +80,24 @@ def dataset_dir_candidates(name: str, explicit: str | Path | None = None) -> lis
     if mnist_dir is not None:
         # ../shared/mnist sits beside ../shared/usps, ../shared/pendigits ... on the project's machines.
         candidates += [mnist_dir / name, mnist_dir.parent / name]
-    candidates += [Path.cwd() / "data" / name, PROJECT_ROOT / "data" / name,
-                   PROJECT_ROOT.parent / "shared" / name]
+    candidates += [Path.cwd() / "data" / name, project_root() / "data" / name,
+                   project_root().parent / "shared" / name]
     return candidates
 
 
 def models_dir() -> Path:
     """Directory of saved models (the shipped default lives here)."""
-    return _env_path(MODELS_DIR_ENV) or PROJECT_ROOT / "models"
+    return _env_path(MODELS_DIR_ENV) or project_root() / "models"
 
 
 def runs_dir() -> Path:
     """Directory of training runs, one sub-directory per run."""
-    return _env_path(RUNS_DIR_ENV) or PROJECT_ROOT / "runs"
+    return _env_path(RUNS_DIR_ENV) or project_root() / "runs"
 
 
 def results_dir() -> Path:
     """Directory of study results such as comparison.json."""
-    return _env_path(RESULTS_DIR_ENV) or PROJECT_ROOT / "results"
+    return _env_path(RESULTS_DIR_ENV) or project_root() / "results"
 
 
 def database_url() -> str:
@@ -96,5 +105,5 @@ def database_url() -> str:
     url = os.environ.get(DB_URL_ENV, "").strip()
     if url:
         return url
-    path = _env_path(DB_ENV) or PROJECT_ROOT / "data" / "collection.db"
+    path = _env_path(DB_ENV) or project_root() / "data" / "collection.db"
     return f"sqlite:///{path.resolve()}"

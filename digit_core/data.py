@@ -314,8 +314,8 @@ def label_counts(y: np.ndarray) -> np.ndarray:
     return np.bincount(y.ravel().astype(np.intp), minlength=NUM_CLASSES)
 
 
-def dataset_summary(x: np.ndarray, y: np.ndarray) -> dict[str, object]:
-    """Count, shape, dtype, value range, missing values and per-class counts of a dataset."""
+def dataset_summary(x: np.ndarray, y: np.ndarray | None) -> dict[str, object]:
+    """Count, shape, dtype, value range, missing values and per-class counts (None unlabelled) of a dataset."""
     x = np.asarray(x)
     missing = int(np.isnan(x).sum()) if np.issubdtype(x.dtype, np.floating) else 0
     return {
@@ -325,5 +325,5 @@ def dataset_summary(x: np.ndarray, y: np.ndarray) -> dict[str, object]:
         "min": np.nanmin(x).item() if x.size > missing else None,
         "max": np.nanmax(x).item() if x.size > missing else None,
         "missing": missing,
-        "class_counts": label_counts(y).tolist(),
+        "class_counts": label_counts(y).tolist() if y is not None else None,
     }

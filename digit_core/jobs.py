@@ -39,6 +39,7 @@ class TrainingRequest:
     owner: str  # shown to other sessions, e.g. "Ada" or "visitor 3f2a"
     owner_id: str = ""  # an opaque id of the session that started the run (it alone may stop it)
     subset: int | None = None  # train on the first N training images only (None: all 60,000)
+    tensorboard: bool = False  # also write TensorBoard logs into the run's tensorboard/ folder
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class TrainingJob:
             self._update(status="failed", error=f"{type(error).__name__}: {error}")
 
     def _train_and_evaluate(self) -> None:
-        from digit_core.commands import training_images
+        from digit_core.commands import data_description, training_images
         from digit_core.train import record_test_metrics, train
 
         request = self.request
@@ -142,7 +143,8 @@ class TrainingJob:
         self._update(status="training", run_dir=run_dir)
         result = train(request.network, request.training, x_train, y_train, x_val, y_val, run_dir=run_dir,
                        name=request.name, on_epoch_end=self._on_epoch_end, on_batch_end=self._on_batch_end,
-                       should_stop=self._stop.is_set)
+                       should_stop=self._stop.is_set, tensorboard=request.tensorboard,
+                       data=data_description(request.subset))
         self._update(status="evaluating")
         _, metrics = record_test_metrics(run_dir, result.model, request.training.normalization, result.seconds,
                                          x_test, y_test)

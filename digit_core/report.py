@@ -53,11 +53,14 @@ def summary_rows(profile: DatasetProfile) -> list[dict[str, object]]:
             {"quantity": "dtype", "value": summary["dtype"]},
             {"quantity": "value range", "value": f"{summary['min']} – {summary['max']}"},
             {"quantity": "missing values", "value": f"{summary['missing']:,}"},
-            {"quantity": "class balance (smallest / largest class)", "value": f"{profile.balance:.2f}"}]
+            {"quantity": "class balance (smallest / largest class)",
+             "value": f"{profile.balance:.2f}" if profile.labelled else "no labels"}]
 
 
 def class_rows(profile: DatasetProfile) -> list[dict[str, object]]:
-    """Images, share and mean ink per digit."""
+    """Images, share and mean ink per digit (none without labels)."""
+    if not profile.labelled:
+        return []
     total = max(1, int(profile.label_counts.sum()))
     return [{"digit": digit, "images": int(count), "share": f"{count / total:.1%}",
              "mean ink (pixels)": f"{profile.ink_mean[digit]:.1f}"}
@@ -83,10 +86,10 @@ def render_html(title: str, tables: Mapping[str, Sequence[Mapping[str, object]]]
 def dataset_report(name: str, profile: DatasetProfile, example: np.ndarray, samples: np.ndarray | None = None,
                    counts_by_split: Mapping[str, Sequence[int]] | None = None) -> str:
     """The Explore page's analysis of one dataset as a standalone HTML document."""
-    plots = [figures.label_counts_figure(counts_by_split or {name: profile.label_counts.tolist()}),
-             figures.class_means_figure(profile.class_means),
-             figures.intensity_histogram(profile.intensity_counts),
-             figures.ink_figure(profile.ink_mean, profile.ink_std),
+    per_digit = [figures.label_counts_figure(counts_by_split or {name: profile.label_counts.tolist()}),
+                 figures.class_means_figure(profile.class_means)] if profile.labelled else []
+    plots = [*per_digit, figures.intensity_histogram(profile.intensity_counts),
+             *([figures.ink_figure(profile.ink_mean, profile.ink_std)] if profile.labelled else []),
              figures.pixel_heatmap(example, title="Pixel values of one example")]
     images = {"Samples": figures.tile_images(samples, columns=10)} if samples is not None and len(samples) else {}
     return render_html(f"Dataset report: {name}", {"Summary": summary_rows(profile), "Per digit": class_rows(profile)},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,10 +48,12 @@ def train(network: zoo.NetworkConfig, training: zoo.TrainConfig, x_train: np.nda
           run_dir: Path | None = None, name: str = "model",
           on_epoch_end: EpochCallback | None = None, on_batch_end: BatchCallback | None = None,
           should_stop: StopRequest | None = None, resume: bool = False,
-          tensorboard: bool = False) -> TrainResult:
+          tensorboard: bool = False, data: Mapping[str, Any] | None = None) -> TrainResult:
     """Train ``network`` on uint8 images (N, 28, 28) with integer labels.
 
-    With ``run_dir`` the run is recorded there (see ``digit_core.runs``); ``resume=True`` continues the
+    With ``run_dir`` the run is recorded there (see ``digit_core.runs``), ``data`` (how the images were
+    chosen, e.g. ``{"subset": 2000, "extra_usps": False}``) in its config beside the network and the
+    training settings, so the run can be resumed with its own recipe; ``resume=True`` continues the
     run in ``run_dir`` from its last completed epoch. Returns the trained model and its history.
     """
     import keras
@@ -84,7 +86,7 @@ def train(network: zoo.NetworkConfig, training: zoo.TrainConfig, x_train: np.nda
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run_dir / "config.json", _run_config(name, network, training, x_train, x_val,
-                                                               run_dir))
+                                                               run_dir, data))
         runs.write_status(run_dir, "running", epoch=initial_epoch)
 
     monitor = "val_accuracy" if has_validation else "accuracy"
@@ -139,11 +141,14 @@ def _keras_name(name: str) -> str:
 
 
 def _run_config(name: str, network: zoo.NetworkConfig, training: zoo.TrainConfig, x_train: np.ndarray,
-                x_val: np.ndarray | None, run_dir: Path) -> dict[str, Any]:
+                x_val: np.ndarray | None, run_dir: Path, data: Mapping[str, Any] | None) -> dict[str, Any]:
     existing = runs.read_run(run_dir).config if (run_dir / "config.json").exists() else {}
-    return {"name": name, "created": existing.get("created", runs.now_iso()),
-            "network": zoo.network_to_dict(network), "training": dataclasses.asdict(training),
-            "train_size": int(len(x_train)), "validation_size": int(0 if x_val is None else len(x_val))}
+    recorded = {"name": name, "created": existing.get("created", runs.now_iso()),
+                "network": zoo.network_to_dict(network), "training": dataclasses.asdict(training),
+                "train_size": int(len(x_train)), "validation_size": int(0 if x_val is None else len(x_val))}
+    # A resumed run keeps the data description it started with.
+    data = data if data is not None else existing.get("data")
+    return {**recorded, "data": dict(data)} if data is not None else recorded
 
 
 def record_test_metrics(run_dir: Path, trained_model: Any, normalization: str, seconds: float,

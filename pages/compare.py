@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+import app_state
 from digit_core import compare_figures as figures
 from digit_core import config
 from digit_core.compare import ComparisonFileError, conclusions, load_comparison
@@ -51,7 +52,10 @@ for experiment in summary:
 st.subheader("Training curves")
 choices = figures.curve_choices(results)
 chosen = st.multiselect("Models", choices, default=choices[:3])
-metric = st.radio("Metric", ["val_accuracy", "accuracy", "val_loss", "loss"], horizontal=True)
+metrics = ["val_accuracy", "accuracy", "val_loss", "loss"]
+app_state.seed_from_url(app_state.COMPARE_METRIC, "metric", metrics, metrics[0])
+metric = st.radio("Metric", metrics, horizontal=True, key=app_state.COMPARE_METRIC)
+app_state.to_url("metric", metric)
 if chosen:
     st.plotly_chart(figures.training_curves(results, chosen, metric))
 else:

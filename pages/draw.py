@@ -3,7 +3,7 @@
 import streamlit as st
 
 import app_state
-from app_charts import load_predictor, pick_model, show_prediction, why_this_answer
+from app_charts import drawing_downloads, load_predictor, pick_model, show_prediction, why_this_answer
 from app_collection import label_buttons, name_field
 from digit_core.imageio import ACCEPTED_EXTENSIONS, ACCEPTED_NAMES, ImageDecodeError, decode_image
 from digit_core.predict import Predictor
@@ -18,7 +18,9 @@ def drawing_panel(model: Predictor | None, model_id: str | None) -> None:
     with canvas_column:
         from streamlit_drawable_canvas import st_canvas  # only importable inside a running app
 
-        brush_width = st.slider("Brush width", 6, 40, 20, key=app_state.BRUSH_WIDTH)
+        app_state.seed_from_url(app_state.BRUSH_WIDTH, "brush", range(6, 41), 20)
+        brush_width = st.slider("Brush width", 6, 40, key=app_state.BRUSH_WIDTH)
+        app_state.to_url("brush", brush_width)
         st.space("small")  # room for the canvas's toolbar, which floats above it on hover
         version = st.session_state.setdefault(app_state.CANVAS_VERSION, 0)
         # update_streamlit sends the drawing on mouse-up, so the model reads each finished stroke.
@@ -36,6 +38,7 @@ def drawing_panel(model: Predictor | None, model_id: str | None) -> None:
             prediction = model.predict_image(canvas.image_data, keep_steps=True)
             show_prediction(prediction)
             label_buttons(canvas.image_data, prediction, model_id, key=f"label-canvas-{version}")
+            drawing_downloads(canvas.image_data, prediction)
             if prediction.found:
                 why_this_answer(model_id, prediction.preprocessed.image, key=app_state.EXPLAIN_DRAWING)
 
@@ -56,7 +59,8 @@ with draw_tab:
 
 with upload_tab:
     uploads = st.file_uploader(f"Photos or scans of digits ({ACCEPTED_NAMES}, one digit each)",
-                               type=list(ACCEPTED_EXTENSIONS), accept_multiple_files=True)
+                               type=list(ACCEPTED_EXTENSIONS), accept_multiple_files=True,
+                               max_upload_size=app_state.IMAGE_UPLOAD_MB)
     if uploads and predictor is None:
         st.info("Pick a usable model above to read your images.")
     for upload in uploads if predictor is not None else []:

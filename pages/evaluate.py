@@ -5,7 +5,7 @@ import streamlit as st
 
 import app_state
 from app_charts import digit_images, pick_model, show_explanation
-from digit_core import figures, registry
+from digit_core import downloads, figures, registry
 from digit_core.data import DataNotFoundError
 
 GALLERY_SIZE = 30
@@ -35,6 +35,13 @@ except DataNotFoundError as error:
 
 st.subheader("Classification report")
 st.dataframe(evaluation.report_rows(), hide_index=True)
+report_column, mistakes_column = st.columns(2)
+report_column.download_button("Download the report (CSV)", downloads.rows_csv(evaluation.report_rows()),
+                              file_name=f"classification-report-{model_id}.csv", mime="text/csv", on_click="ignore")
+mistakes_column.download_button(
+    f"Download the {len(evaluation.misclassified):,} misclassified digits (zip of PNGs)", on_click="ignore",
+    data=lambda: downloads.mistakes_zip(test.x_test, test.y_test, evaluation.predictions, evaluation.misclassified),
+    file_name=f"misclassified-{model_id}.zip", mime="application/zip", disabled=not len(evaluation.misclassified))
 
 st.subheader("Confusion matrix")
 event = st.plotly_chart(figures.confusion_figure(evaluation.confusion), on_select="rerun",
@@ -44,10 +51,13 @@ if clicked is not None and clicked != st.session_state.get(app_state.EVALUATE_CL
     st.session_state[app_state.EVALUATE_CLICKED] = clicked
     st.session_state[app_state.EVALUATE_TRUE], st.session_state[app_state.EVALUATE_PREDICTED] = clicked
 worst_true, worst_predicted = figures.most_confused(evaluation.confusion)  # shown until a cell is clicked
+app_state.seed_from_url(app_state.EVALUATE_TRUE, "true", range(10), worst_true)
+app_state.seed_from_url(app_state.EVALUATE_PREDICTED, "predicted", range(10), worst_predicted)
 true_column, predicted_column = st.columns(2)
-true_digit = true_column.selectbox("True digit", range(10), index=worst_true, key=app_state.EVALUATE_TRUE)
-predicted_digit = predicted_column.selectbox("Predicted digit", range(10), index=worst_predicted,
-                                             key=app_state.EVALUATE_PREDICTED)
+true_digit = true_column.selectbox("True digit", range(10), key=app_state.EVALUATE_TRUE)
+predicted_digit = predicted_column.selectbox("Predicted digit", range(10), key=app_state.EVALUATE_PREDICTED)
+app_state.to_url("true", true_digit)
+app_state.to_url("predicted", predicted_digit)
 cell = np.flatnonzero((test.y_test == true_digit) & (evaluation.predictions == predicted_digit))
 if len(cell):
     st.caption(f"{len(cell)} test images are {true_digit}s read as {predicted_digit}" + (
@@ -71,7 +81,9 @@ else:
     st.success("No mistakes on the test set.")
 
 st.subheader("Predictions grid")
-start = st.number_input("First test image", 0, evaluation.n - 100, 0, step=100)
+app_state.seed_from_url(app_state.EVALUATE_FIRST, "first", range(0, evaluation.n - 99), 0)
+start = st.number_input("First test image", 0, evaluation.n - 100, step=100, key=app_state.EVALUATE_FIRST)
+app_state.to_url("first", start)
 shown = slice(start, start + 100)
 right = evaluation.predictions[shown] == test.y_test[shown]
 st.image(figures.tile_images(test.x_test[shown], columns=20, frames=right, scale=2))

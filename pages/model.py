@@ -25,7 +25,12 @@ st.caption(f"{sum(row['params'] for row in rows):,} parameters in total. A Dense
 
 st.subheader("Weights and biases")
 weights = weight_arrays(model)
-layer_name = st.selectbox("Layer", list(dict.fromkeys(layer for layer, _, _ in weights)))
+layer_names = list(dict.fromkeys(layer for layer, _, _ in weights))
+if st.session_state.get(app_state.MODEL_LAYER) not in layer_names:
+    st.session_state.pop(app_state.MODEL_LAYER, None)  # another model's layer
+app_state.seed_from_url(app_state.MODEL_LAYER, "layer", layer_names, layer_names[0])
+layer_name = st.selectbox("Layer", layer_names, key=app_state.MODEL_LAYER)
+app_state.to_url("layer", layer_name)
 chosen = [(weight_name, values) for layer, weight_name, values in weights if layer == layer_name]
 for column, (weight_name, values) in zip(st.columns(len(chosen)), chosen):
     column.plotly_chart(figures.value_histogram(values, f"{weight_name} {values.shape}"))

@@ -60,11 +60,13 @@ with st.expander("New run", expanded=not running):
     name_column, owner_column = st.columns(2)
     run_name = name_column.text_input("Run name", preset or kind.split()[-1].lower())
     owner_column.text_input("Your name (shown to others while you train)", key=app_state.USER_NAME)
+    tensorboard = st.checkbox("TensorBoard logs", help="Also write logs into the run's tensorboard/ folder; "
+                              "see them with `tensorboard --logdir runs`.")
     if st.button("Start training", type="primary", disabled=running):
         try:
             manager.start(TrainingRequest(name=run_name or "run", network=network, training=training,
                                           owner=app_state.user_name(), owner_id=app_state.session_id(),
-                                          subset=None if subset == SUBSETS[-1] else subset))
+                                          subset=None if subset == SUBSETS[-1] else subset, tensorboard=tensorboard))
             st.rerun()
         except TrainingBusyError as error:
             st.error(str(error))

@@ -67,3 +67,29 @@ def open_page() -> Callable[[str], AppTest]:
         return AppTest.from_file(str(path), default_timeout=APP_TIMEOUT_S)
 
     return open_
+
+
+@pytest.fixture
+def downloaded(monkeypatch: pytest.MonkeyPatch) -> Callable[[AppTest, str], tuple[str, bytes]]:
+    """``downloaded(at, label)`` → (file name, content) of the download button with that label, after
+    ``at.run()``; a deferred file is made as a click would make it."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    managers: list[MediaFileManager] = []  # AppTest makes one per run; the last serves the last run
+    original_init = MediaFileManager.__init__
+
+    def recording_init(self, storage) -> None:
+        original_init(self, storage)
+        managers.append(self)
+
+    monkeypatch.setattr(MediaFileManager, "__init__", recording_init)
+
+    def fetch(at: AppTest, label: str) -> tuple[str, bytes]:
+        button = next(button for button in at.get("download_button") if button.proto.label == label)
+        manager = managers[-1]
+        deferred = button.proto.deferred_file_id
+        url = manager.execute_deferred(deferred) if deferred else button.proto.url
+        stored = manager._storage.get_file(url.rsplit("/", 1)[-1])
+        return stored.filename, stored.content
+
+    return fetch

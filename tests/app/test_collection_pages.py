@@ -125,6 +125,8 @@ def test_explore_shows_the_collection_and_the_active_model_on_it(open_page, data
     assert len(at.get("image")) == 2  # the grid, and the drawing chosen for deletion as drawn
     at.selectbox(key=app_state.COLLECTED_DIGIT).set_value(3).run()
     assert not at.exception and len(at.get("image")) == 2
+    # The view is in the address, to share like any other Explore view.
+    assert at.query_params["source"] == app_state.COLLECTION_SOURCE and at.query_params["digit"] == "3"
 
 
 def test_explore_deletes_one_drawing_and_my_drawings(open_page, database: Path) -> None:

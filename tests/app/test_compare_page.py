@@ -96,3 +96,15 @@ def test_figures_leave_out_reused_runs_and_reject_unknown_axes() -> None:
     assert list(chart.data[0].x) == ["Adam", "Adadelta"] and chart.layout.title.text == "Effect of optimizer"
     curves = compare_figures.training_curves(RESULTS, ["slp", "knn", "nope"], "val_accuracy")
     assert [trace.name for trace in curves.data] == ["slp"]
+
+
+def test_the_curves_metric_comes_from_the_url(open_page, results_dir: Path) -> None:
+    import app_state
+
+    (results_dir / "comparison.json").write_text(json.dumps(RESULTS))
+    at = open_page("compare")
+    at.query_params.update(metric="loss")
+    at.run()
+    assert not at.exception and at.radio(key=app_state.COMPARE_METRIC).value == "loss"
+    at.radio(key=app_state.COMPARE_METRIC).set_value("accuracy").run()
+    assert at.query_params["metric"] == "accuracy"

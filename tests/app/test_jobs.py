@@ -66,6 +66,18 @@ def test_a_run_trains_in_the_background_and_is_recorded(mnist, tmp_path: Path) -
     assert manager.wait(TIMEOUT_S).status == "failed"
 
 
+def test_a_run_records_its_data_and_writes_tensorboard_logs_when_asked(mnist, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    manager = TrainingManager(runs_root=tmp_path / "runs")
+    manager.start(replace(_request(epochs=1, subset=320), tensorboard=True))
+    final = manager.wait(TIMEOUT_S)
+    assert final.status == "completed", final.error
+    assert runs.read_run(final.run_dir).config["data"] == {"subset": 320, "extra_usps": False,
+                                                          "extra_writers": False}
+    assert list((final.run_dir / "tensorboard" / "train").glob("events.out.tfevents.*"))
+
+
 def test_stop_is_honoured_at_the_next_batch(mnist, tmp_path: Path) -> None:
     manager = TrainingManager(runs_root=tmp_path)
     manager.start(_request(epochs=30, subset=2000))

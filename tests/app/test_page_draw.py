@@ -145,3 +145,50 @@ def test_why_this_answer_is_computed_only_when_switched_on(open_page, tiny_model
     # Then the feature maps of the tiny network's one convolution layer.
     assert [caption for caption in captions[2:] if "feature maps of" in caption] == captions[2:] != []
     assert any("integrated gradients" in caption.value for caption in at.caption)
+
+
+def _render_downloads(found: bool) -> None:
+    import numpy as np
+
+    from app_charts import drawing_downloads
+    from digit_core.predict import Prediction
+    from digit_core.preprocess import Preprocessed
+
+    drawing = np.full((280, 280, 4), 255, np.uint8)
+    drawing[100:180, 130:150, :3] = 0  # a black stroke on white
+    model_input = np.zeros((28, 28), np.float32)
+    model_input[4:24, 13:15] = 1.0
+    prepared = Preprocessed(model_input if found else None, found, "" if found else "No digit found.")
+    probabilities = np.eye(10, dtype=np.float32)[1] if found else np.zeros(10, np.float32)
+    drawing_downloads(drawing, Prediction(1 if found else None, 1.0 if found else 0.0, probabilities, prepared))
+
+
+def test_the_drawing_and_its_28x28_can_be_downloaded(downloaded) -> None:
+    import numpy as np
+
+    at = AppTest.from_function(_render_downloads, args=(True,), default_timeout=30).run()
+    assert not at.exception
+    name, content = downloaded(at, "Download the drawing (PNG)")
+    drawing = np.asarray(Image.open(io.BytesIO(content)))
+    assert name == "drawing.png" and drawing.shape == (280, 280, 4) and (drawing[120, 140, :3] == 0).all()
+    name, content = downloaded(at, "Download the 28×28 (PNG)")
+    model_input = np.asarray(Image.open(io.BytesIO(content)))
+    assert name == "drawing-28x28-read-as-1.png" and model_input.shape == (28, 28)
+    assert model_input[10, 13] == 255 and model_input[10, 10] == 0
+    at = AppTest.from_function(_render_downloads, args=(False,), default_timeout=30).run()
+    assert [button.proto.label for button in at.get("download_button")] == ["Download the drawing (PNG)"]
+
+
+def test_the_brush_width_comes_from_the_url_and_goes_back(open_page, tiny_model: str) -> None:
+    at = open_page("draw")
+    at.query_params.update(brush="32")
+    at.run()
+    assert not at.exception and at.slider(key="brush_width").value == 32
+    assert at.query_params["model"] == tiny_model
+    at.slider(key="brush_width").set_value(12).run()
+    assert at.query_params["brush"] == "12"
+
+
+def test_image_uploads_keep_their_5_mb_limit(open_page, tiny_model: str) -> None:
+    at = open_page("draw").run()
+    assert at.file_uploader[0].proto.max_upload_size_mb == 5

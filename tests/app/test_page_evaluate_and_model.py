@@ -88,3 +88,59 @@ def test_model_page_offers_the_model_for_keras_onnx_and_litert(open_page, tiny_m
     x = mnist.x_test[:50, ..., np.newaxis].astype(np.float32) / 255
     served = app_state.predictor(tiny_model).probabilities(mnist.x_test[:50])
     np.testing.assert_allclose(litert_reader(tflite)(x), served, atol=1e-5)
+
+
+def test_evaluate_offers_the_report_and_the_mistakes_to_download(open_page, tiny_model: str, mnist,
+                                                                  downloaded) -> None:
+    import csv
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    at = open_page("evaluate").run()
+    assert not at.exception
+    expected = evaluate(Predictor.from_file(registry.resolve(tiny_model)).probabilities, mnist.x_test, mnist.y_test)
+    name, content = downloaded(at, "Download the report (CSV)")
+    rows = list(csv.DictReader(io.StringIO(content.decode())))
+    assert name == f"classification-report-{tiny_model}.csv" and len(rows) == 12
+    assert rows[-1]["label"] == "weighted avg" and float(rows[3]["recall"]) == pytest.approx(expected.recall[3])
+    label = f"Download the {len(expected.misclassified):,} misclassified digits (zip of PNGs)"
+    name, content = downloaded(at, label)
+    archive = zipfile.ZipFile(io.BytesIO(content))
+    assert name == f"misclassified-{tiny_model}.zip" and len(archive.namelist()) == len(expected.misclassified)
+    first = int(expected.misclassified[0])  # the most confident mistake comes first
+    first_name = f"{first:05d}_true{mnist.y_test[first]}_predicted{expected.predictions[first]}.png"
+    assert archive.namelist()[0] == first_name
+    np.testing.assert_array_equal(np.asarray(Image.open(archive.open(first_name))), mnist.x_test[first])
+
+
+def test_evaluate_settings_live_in_the_url(open_page, tiny_model: str, mnist) -> None:
+    at = open_page("evaluate")
+    at.query_params.update(model=tiny_model, true="4", predicted="9", first="300")
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key=app_state.EVALUATE_TRUE).value == 4
+    assert at.selectbox(key=app_state.EVALUATE_PREDICTED).value == 9
+    assert at.number_input(key=app_state.EVALUATE_FIRST).value == 300
+    at.selectbox(key=app_state.EVALUATE_TRUE).set_value(7).run()
+    assert dict(at.query_params) == {"model": tiny_model, "true": "7", "predicted": "9", "first": "300"}
+
+
+def test_the_model_and_its_layer_come_from_the_url(open_page, tiny_model: str, app_dirs) -> None:
+    import shutil
+
+    shutil.copy(app_dirs["models"] / "default.keras", app_dirs["models"] / "second.keras")
+    shutil.copy(app_dirs["models"] / "default.json", app_dirs["models"] / "second.json")
+    at = open_page("model")
+    layers = ["conv2d", "dense", "dense_1"]
+    at.query_params.update(model="second", layer="dense")
+    at.run()
+    assert not at.exception
+    assert at.selectbox[0].value == "second" and at.session_state[app_state.MODEL_ID] == "second"
+    assert at.selectbox(key=app_state.MODEL_LAYER).options[:len(layers)] == layers
+    assert at.selectbox(key=app_state.MODEL_LAYER).value == "dense"
+    at = open_page("model")
+    at.query_params.update(model="nope")  # a model that does not exist is not chosen
+    at.run()
+    assert at.selectbox[0].value == "default" and at.query_params["model"] == "default"

@@ -87,3 +87,70 @@ def test_a_bad_csv_lists_its_problems(open_page, mnist) -> None:
     assert "bad.csv" in error.value and "line 2" in error.value and "line 3" in error.value
     assert "upload it" in error.value
     assert not at.table  # nothing is analysed
+
+
+def _csv(images: np.ndarray, labels: np.ndarray | None = None) -> bytes:
+    pixels = images.reshape(len(images), -1)
+    header = ",".join(f"pixel{i}" for i in range(784))
+    if labels is not None:
+        header, pixels = "label," + header, np.column_stack([labels, pixels])
+    return (header + "\n" + "\n".join(",".join(map(str, row)) for row in pixels) + "\n").encode()
+
+
+def _upload(at, name: str, content: bytes):
+    at.radio(key=app_state.EXPLORE_SOURCE).set_value(app_state.CSV_SOURCE).run()
+    return at.file_uploader[0].set_value((name, content, "text/csv")).run()
+
+
+def test_csv_uploads_have_their_own_larger_limit(open_page, mnist) -> None:
+    at = open_page("explore").run()
+    at.radio(key=app_state.EXPLORE_SOURCE).set_value(app_state.CSV_SOURCE).run()
+    assert at.file_uploader[0].proto.max_upload_size_mb == 100 and "up to 100 MB" in at.info[0].value
+
+
+def test_an_unlabelled_csv_is_explored_read_and_downloaded_as_a_kaggle_submission(
+        open_page, tiny_model, mnist, downloaded) -> None:
+    from digit_core.predict import Predictor
+    from digit_core import registry
+
+    at = _upload(open_page("explore").run(), "test.csv", _csv(mnist.x_test[:40]))
+    assert not at.exception and not at.error
+    summary = _table_values(at)
+    assert summary["images"] == "40" and summary["class balance (smallest / largest class)"] == "no labels"
+    assert "no label column" in at.info[0].value
+    assert not any(box.label == "Digit" for box in at.selectbox)  # no digit to pick samples by
+    assert len(at.get("plotly_chart")) == 2  # the pixel heatmap and the intensity histogram
+    at.toggle(key=app_state.READ_CSV).set_value(True).run()
+    assert not at.exception and not at.error
+    name, content = downloaded(at, "Download a Kaggle submission (ImageId,Label)")
+    expected = Predictor.from_file(registry.resolve(tiny_model)).probabilities(mnist.x_test[:40]).argmax(axis=1)
+    lines = content.decode().splitlines()
+    assert name == f"submission-{tiny_model}.csv" and lines[0] == "ImageId,Label" and len(lines) == 41
+    assert lines[1:] == [f"{image_id},{digit}" for image_id, digit in enumerate(expected, start=1)]
+    assert '"name":"read as"' in at.get("plotly_chart")[-1].proto.spec
+
+
+def test_a_labelled_csv_is_read_against_its_labels(open_page, tiny_model, mnist) -> None:
+    at = _upload(open_page("explore").run(), "train.csv", _csv(mnist.x_test[:50], mnist.y_test[:50]))
+    at.toggle(key=app_state.READ_CSV).set_value(True).run()
+    assert not at.exception
+    (read_right,) = [metric for metric in at.metric if metric.label == "Read as labelled"]
+    assert read_right.value.endswith("%") and 10 < float(read_right.value[:-1]) <= 100
+
+
+def test_the_settings_live_in_the_url(open_page, mnist) -> None:
+    at = open_page("explore")
+    at.query_params.update(source="MNIST test", digit="3", count="20")
+    at.run()
+    assert not at.exception
+    assert at.radio(key=app_state.EXPLORE_SOURCE).value == "MNIST test"
+    assert _table_values(at)["images"] == "10,000"
+    assert at.selectbox(key=app_state.EXPLORE_DIGIT).value == 3 and at.slider(key=app_state.EXPLORE_COUNT).value == 20
+    assert mnist.y_test[int(at.number_input[0].value)] == 3
+    at.slider(key=app_state.EXPLORE_COUNT).set_value(40).run()
+    assert at.query_params["count"] == "40" and at.query_params["source"] == "MNIST test"
+    at = open_page("explore")
+    at.query_params.update(source="Nowhere", digit="12")  # a link that names nothing is ignored
+    at.run()
+    assert not at.exception and at.radio(key=app_state.EXPLORE_SOURCE).value == "MNIST train"
+    assert at.query_params["digit"] == "any"

@@ -102,6 +102,17 @@ def test_a_busy_server_refuses_a_second_run_politely(open_page, app_dirs, stub_m
     next(button for button in at.button if button.label == "Start training").click().run()
     assert not at.exception and len(manager.requests) == 1
     assert "started by Bob is in progress" in at.error[0].value
+    assert manager.requests[0].tensorboard is False
+
+
+def test_tensorboard_logs_can_be_asked_for(open_page, app_dirs, stub_manager) -> None:
+    manager = stub_manager(None)
+    at = open_page("train").run()
+    switch = next(box for box in at.checkbox if box.label == "TensorBoard logs")
+    assert "tensorboard --logdir runs" in switch.help
+    switch.check().run()
+    next(button for button in at.button if button.label == "Start training").click().run()
+    assert manager.requests[-1].tensorboard is True and manager.requests[-1].name == "fast"
 
 
 def _fake_run(runs_root: Path, model_file: Path, status: str = "completed") -> Path:

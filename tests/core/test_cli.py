@@ -106,7 +106,8 @@ def test_train_saves_a_run_and_a_model(isolated_dirs, tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["status"] == "completed" and summary["epochs"] == 2 and summary["n"] == 10_000
-    assert "epoch 2/2" in result.stderr  # the progress bar
+    assert "epoch 2/2" in result.stderr and " left)" in result.stderr  # progress with the time left
+    assert "\r" not in result.stderr  # not a terminal: whole lines, as a log file wants them
     assert out.is_file() and json.loads(out.with_suffix(".json").read_text())["training"]["seed"] == 3
     listing = run_cli("models", "--json", env_dirs=isolated_dirs)
     ids = [row["id"] for row in json.loads(listing.stdout)]
@@ -124,3 +125,4 @@ def test_help_shows_defaults() -> None:
                             text=True, cwd=PROJECT_ROOT, timeout=60)
     assert result.returncode == 0
     assert "(default: fast)" in result.stdout and "--epochs" in result.stdout
+    assert "(default: None)" not in result.stdout and "examples:" in result.stdout

@@ -141,3 +141,11 @@ def test_train_with_a_bad_extra_csv_fails_before_training(cli, tmp_path: Path) -
     result = cli("train", "--preset", "tiny", "--epochs", "1", "--quiet", "--extra-data", str(bad))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "error: bad.csv: " in result.stderr and "line 1: the header has 2 columns" in result.stderr
+
+
+def test_train_with_an_unlabelled_extra_csv_fails_before_training(cli, tmp_path: Path) -> None:
+    unlabelled = tmp_path / "test.csv"  # Kaggle's test.csv layout: the pixels alone
+    unlabelled.write_text(",".join(f"pixel{index}" for index in range(784)) + "\n" + ",".join(["0"] * 784) + "\n")
+    result = cli("train", "--preset", "tiny", "--epochs", "1", "--quiet", "--extra-data", str(unlabelled))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "has no label column" in result.stderr and not any(cli.runs.iterdir())

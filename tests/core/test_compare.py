@@ -177,7 +177,7 @@ def test_unknown_experiments_are_a_clear_error() -> None:
 def test_the_cli_prints_how_many_results_it_wrote(tmp_path: Path, monkeypatch, capsys) -> None:
     received = {}
 
-    def fake_run(quick, out, data_dir, resume):
+    def fake_run(quick, out, data_dir, resume, on_start=None, on_result=None):
         received.update(quick=quick, out=out, resume=resume)
         return [{"name": "a"}, {"name": "b"}]
 

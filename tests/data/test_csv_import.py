@@ -1,15 +1,19 @@
-"""Reading labelled digits from CSV: good files in every input form, and each kind of problem."""
+"""Reading digits from CSV: good files in every input form, with and without labels, streamed in blocks,
+and each kind of problem."""
 
 from __future__ import annotations
 
 import io
+import tracemalloc
 
 import numpy as np
 import pytest
 
+from digit_core import csv_import
 from digit_core.csv_import import CsvFormatError, read_digits_csv
 
 HEADER = ",".join(["label"] + [f"pixel{index}" for index in range(784)])
+PIXELS_HEADER = ",".join(f"pixel{index}" for index in range(784))  # Kaggle's test.csv: no label column
 
 
 @pytest.fixture
@@ -95,9 +99,29 @@ def test_wrong_column_count_names_the_line():
 
 
 def test_missing_label_column_gets_a_hint():
-    error = problems_of(",".join(["0"] * 784))
-    assert error.problems == ["line 1: expected 785 columns (label + 784 pixels), found 784 "
+    error = problems_of("\n".join([HEADER, row(), ",".join(["0"] * 784)]))
+    assert error.problems == ["line 3: expected 785 columns (label + 784 pixels), found 784 "
                               "(is the label column missing?)"]
+
+
+# --- files without labels (Kaggle's test.csv) ---------------------------------------------------
+
+@pytest.mark.parametrize("with_header", [True, False])
+def test_a_file_without_a_label_column_is_read_unlabelled(digits, with_header):
+    images, _ = digits
+    lines = [",".join(str(value) for value in image.ravel()) for image in images]
+    table = read_digits_csv("\n".join(([PIXELS_HEADER] if with_header else []) + lines).encode())
+    assert table.labels is None and not table.labelled
+    np.testing.assert_array_equal(table.images, images)
+    assert table.images.dtype == np.uint8 and table.images.shape == (3, 28, 28)
+
+
+def test_an_unlabelled_file_reports_a_labelled_row_and_names_pixel_columns():
+    pixels = ",".join(["0"] * 784)
+    error = problems_of("\n".join([PIXELS_HEADER, pixels, "3," + pixels, pixels.replace("0", "300", 1)]))
+    assert error.problems == ["line 3: expected 784 columns (pixel0..pixel783, no label), found 785",
+                              "line 4, column pixel0: '300' is outside 0..255"]
+    assert "Expected one image per line: 784 pixel values 0-255" in str(error)
 
 
 def test_non_numeric_cell_names_line_and_column():
@@ -140,11 +164,13 @@ def test_all_problems_are_collected_with_editor_line_numbers():
 
 
 def test_bad_header():
-    error = problems_of("\n".join(["pixel0,label", row()]))
+    error = problems_of("\n".join(["image,label", row()]))
     assert error.problems == [
-        "line 1: the first column is 'pixel0'; it must be the label (header 'label'), followed by "
-        "pixel0..pixel783",
+        "line 1: the first column is 'image'; it must be the label (header 'label'), followed by "
+        "pixel0..pixel783, or pixel0 in a file without labels",
         "line 1: the header has 2 columns, expected 785 (label + 784 pixels)"]
+    error = problems_of("\n".join(["pixel0,label", ",".join(["0"] * 784)]))
+    assert error.problems == ["line 1: the header has 2 columns, expected 784 (pixel0..pixel783, no label)"]
 
 
 def test_empty_file_and_header_only():
@@ -188,3 +214,51 @@ def test_written_csv_reads_back_unchanged(tmp_path, digits):
     with pytest.raises(ValueError, match="one label 0-9 per image"):
         write_digits_csv(tmp_path / "bad.csv", images, np.array([1, 2, 10]))
     assert not (tmp_path / "bad.csv").exists()
+
+
+# --- streaming ------------------------------------------------------------------------------------
+
+def test_blocks_and_chunk_boundaries_change_nothing(monkeypatch, digits):
+    images, labels = digits
+    many_images, many_labels = np.concatenate([images] * 5), np.concatenate([labels] * 5)
+    # Windows line endings, so some chunks end between a \r and its \n.
+    text = "\r\n".join([HEADER] + csv_lines(many_images, many_labels)).encode()
+    monkeypatch.setattr(csv_import, "BLOCK_ROWS", 2)
+    for chunk_bytes in (7, 100, 2053):
+        monkeypatch.setattr(csv_import, "CHUNK_BYTES", chunk_bytes)
+        assert_digits(read_digits_csv(io.BytesIO(text)), many_images, many_labels)
+        assert_digits(read_digits_csv(text), many_images, many_labels)
+    old_mac = "\r".join([HEADER] + csv_lines(images, labels)) + "\r"
+    assert_digits(read_digits_csv(io.StringIO(old_mac)), images, labels)
+
+
+def test_problems_in_later_blocks_keep_their_line_numbers(monkeypatch):
+    monkeypatch.setattr(csv_import, "BLOCK_ROWS", 3)
+    error = problems_of("\n".join([HEADER] + [row()] * 7 + [row(3, pixel1="x")] + [row()] * 3 + [row(10)]))
+    assert error.problems == ["line 9, column pixel1: 'x' is not a number",
+                              "line 13, column label: label '10' is not a digit 0..9"]
+
+
+def test_a_file_over_the_size_limit_is_refused():
+    text = "\n".join([HEADER, row(), row()]).encode()
+    with pytest.raises(CsvFormatError, match="too large") as caught:
+        read_digits_csv(io.BytesIO(text), max_bytes=len(text) - 1)
+    assert caught.value.problems == [f"the file is over {(len(text) - 1) / 2 ** 20:.0f} MB, the most a CSV may be"]
+    assert len(read_digits_csv(text, max_bytes=len(text)).images) == 2
+
+
+def test_memory_stays_near_the_size_of_the_images(mnist):
+    count = 12_000
+    rows = np.column_stack([mnist.y_train[:count], mnist.x_train[:count].reshape(count, -1)])
+    text = ("\n".join([HEADER] + [",".join(map(str, values)) for values in rows]) + "\n").encode()
+    tracemalloc.start()
+    try:
+        images, labels = read_digits_csv(io.BytesIO(text))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(images, mnist.x_train[:count])
+    np.testing.assert_array_equal(labels, mnist.y_train[:count])
+    # The 22 MB of text, or its 75 MB as int64 values at once, would not fit: a few blocks and the
+    # result (twice, while the blocks are joined) do.
+    assert len(text) > 20e6 and peak < 2 * images.nbytes + 16e6, f"peak {peak / 1e6:.1f} MB"

@@ -23,8 +23,8 @@ def page_problems(app: AppDriver) -> list[str]:
 
 def test_every_page_in_the_navigation_loads_without_an_exception_or_an_error(app: AppDriver) -> None:
     app.open("")
-    # The root address opens the first page, Draw, at its own address.
-    expect(app.page).to_have_url(re.compile(r"/draw$"))
+    # The root address opens the first page, Draw, at its own address (with its settings as a query).
+    expect(app.page).to_have_url(re.compile(r"/draw(\?.*)?$"))
     expect(app.title()).to_have_text("Draw a digit")
     navigation = app.page.get_by_test_id("stSidebarNav")
     labels = app.navigation_labels()
@@ -47,3 +47,30 @@ def test_every_page_in_the_navigation_loads_without_an_exception_or_an_error(app
         app.wait_until_idle()
         expect(app.page.get_by_role("dialog")).to_have_count(0)
         assert not page_problems(app), f"{address}: {page_problems(app)}"
+
+
+def test_icons_are_material_and_there_is_no_deploy_button(app: AppDriver) -> None:
+    app.open("draw")
+    links = app.page.get_by_test_id("stSidebarNav").get_by_test_id("stSidebarNavLink")
+    expect(links).to_have_count(len(PAGES))
+    # Streamlit draws a :material/...: icon with its own font (the icon's name as text), never an emoji.
+    icons = links.get_by_test_id("stIconMaterial")
+    expect(icons).to_have_count(len(PAGES))
+    names = icons.all_inner_texts()
+    assert all(re.fullmatch(r"[a-z_]+", name) for name in names), names
+    expect(app.page.get_by_test_id("stAppDeployButton")).to_have_count(0)
+    expect(app.page.get_by_role("button", name="Deploy")).to_have_count(0)
+
+
+def test_a_shared_link_opens_the_same_view(app: AppDriver) -> None:
+    app.open("explore?source=MNIST+test&digit=3&count=20")
+    main = app.page.get_by_test_id("stMain")
+    expect(main.get_by_role("radio", name="MNIST test")).to_be_checked()
+    expect(main.get_by_test_id("stTable")).to_contain_text("10,000")
+    expect(main.get_by_test_id("stSlider")).to_contain_text("20")
+    # A setting changed on the page goes back into the address, so copying it shares the new view.
+    # The label, as a person clicks it (the radio's own circle sits under the page's sticky header).
+    app.change_widget(lambda: main.get_by_test_id("stRadio").get_by_text("USPS test", exact=True).click())
+    expect(main.get_by_role("radio", name="USPS test")).to_be_checked()
+    expect(app.page).to_have_url(re.compile(r"source=USPS\+test"))
+    expect(app.page).to_have_url(re.compile(r"digit=3"))

@@ -36,13 +36,13 @@ def _files(directory: Path) -> dict[str, bytes]:
 # --- A training process killed with SIGKILL in the middle of an epoch. ---
 
 def _wait_until_mid_second_epoch(process: subprocess.Popen, runs_dir: Path, progress: Path) -> Path:
-    """The run directory, once epoch 1 is checkpointed and the progress bar shows epoch 2 under way."""
+    """The run directory, once epoch 1 is checkpointed and its line logged: epoch 2 is then under way."""
     deadline = time.monotonic() + 240
     while True:
         assert process.poll() is None, f"training ended early: {progress.read_text()[-2000:]}"
         assert time.monotonic() < deadline, f"training never reached epoch 2: {progress.read_text()[-2000:]}"
         run_dirs = [path for path in runs_dir.iterdir() if path.is_dir()] if runs_dir.is_dir() else []
-        if run_dirs and (run_dirs[0] / "best.keras").is_file() and "epoch 2/50 [" in progress.read_text():
+        if run_dirs and (run_dirs[0] / "best.keras").is_file() and "epoch 1/50 done" in progress.read_text():
             return run_dirs[0]
         time.sleep(0.05)
 

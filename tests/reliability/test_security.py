@@ -86,13 +86,17 @@ def test_the_apps_predictor_resolves_ids_through_the_registry(isolated_dirs) -> 
 
     with pytest.raises(ValueError, match="Invalid model id"):
         app_state.predictor("../../models/default")
+    with pytest.raises(ValueError, match="Invalid model id"):
+        app_state.explainer("../../models/default")
 
 
 # Core functions that take a path (or a CLI value that may be one); the app must not call them.
 PATH_TAKING = {"resolve_model_path", "load_predictor_from_path", "read_image_file", "load_keras_model",
                "load_model", "from_file"}
-# The one place the app loads a file: the cached loader fed by ``registry.resolve`` in ``predictor``.
-ALLOWED_APP_PATH_CALLS = {("app_state.py", "from_file", "_predictor_for_file")}
+# The only places the app loads a file: the cached loaders fed by ``registry.resolve``, in ``predictor``
+# and in ``explainer`` (each takes the path that a registry id resolved to, never one a person typed).
+ALLOWED_APP_PATH_CALLS = {("app_state.py", "from_file", "_predictor_for_file"),
+                          ("app_state.py", "from_file", "_explainer_for_file")}
 
 
 def _path_taking_calls(path: Path, source: str) -> list[str]:
@@ -212,8 +216,24 @@ def test_streamlit_limits_uploads_and_keeps_xsrf_protection() -> None:
     server = settings.get("server", {})
     assert server.get("enableXsrfProtection", True) is True
     assert server.get("enableCORS", True) is True  # turning CORS off would also weaken XSRF checks
-    # Streamlit's limit is in MB; it must not let through more than the core accepts anyway.
-    assert server["maxUploadSize"] <= math.ceil(config.MAX_UPLOAD_BYTES / (1024 * 1024))
+    # Streamlit's limit is in MB; it must not let through more than the core accepts anyway: a CSV of
+    # digits at most, and each image uploader sets the images' own, smaller limit.
+    largest = max(config.MAX_UPLOAD_BYTES, config.MAX_CSV_UPLOAD_BYTES)
+    assert server["maxUploadSize"] <= math.ceil(largest / (1024 * 1024))
+
+
+def test_every_uploader_sets_the_limit_of_what_it_takes() -> None:
+    limits = {}
+    for path in sorted((PROJECT_ROOT / "pages").glob("*.py")):
+        for call, name, _ in _calls(ast.parse(path.read_text())):
+            if name == "file_uploader":
+                keywords = {keyword.arg: ast.unparse(keyword.value) for keyword in call.keywords}
+                limits[path.stem] = keywords.get("max_upload_size")
+    assert limits == {"draw": "app_state.IMAGE_UPLOAD_MB", "explore": "app_state.CSV_UPLOAD_MB"}
+    import app_state
+
+    assert app_state.IMAGE_UPLOAD_MB * 1024 * 1024 == config.MAX_UPLOAD_BYTES
+    assert app_state.CSV_UPLOAD_MB * 1024 * 1024 == config.MAX_CSV_UPLOAD_BYTES
 
 
 EFFECTIVE_SETTINGS = """
@@ -229,7 +249,7 @@ def test_the_effective_streamlit_settings_in_the_project() -> None:
     assert result.returncode == 0, result.stderr
     xsrf, max_upload_mb = result.stdout.split()
     assert xsrf == "True"
-    assert int(max_upload_mb) * 1024 * 1024 <= config.MAX_UPLOAD_BYTES
+    assert int(max_upload_mb) * 1024 * 1024 <= max(config.MAX_UPLOAD_BYTES, config.MAX_CSV_UPLOAD_BYTES)
 
 
 # --- Nothing a user uploads is written to disk. ---
@@ -242,9 +262,14 @@ WRITING_CALLS = {"open", "write_bytes", "write_text", "save", "savez", "savez_co
                  "atomic_write_bytes", "atomic_write_json", "atomic_write_with"}
 
 
+# The app's one connection to the collection's database: the core's Collection.open, given
+# config.database_url() (never a name from a user); the core writes the drawings through it.
+ALLOWED_APP_WRITING_CALLS = {("app_state.py", "open", "_collection_for")}
+
+
 def _writing_calls(path: str, source: str) -> list[str]:
-    return [f"{path}:{call.lineno} calls {name}()" for call, name, _ in _calls(ast.parse(source))
-            if name in WRITING_CALLS]
+    return [f"{path}:{call.lineno} calls {name}()" for call, name, scope in _calls(ast.parse(source))
+            if name in WRITING_CALLS and (path, name, scope[-1] if scope else "") not in ALLOWED_APP_WRITING_CALLS]
 
 
 def test_the_writing_checker_catches_writes() -> None:
