@@ -53,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     from digit_core.synthetic import digit_styles, stroke_points_on_canvas
     from tests.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
@@ -66,9 +66,9 @@ def main() -> None:
     models_dir, runs_dir = workdir / "models", workdir / "runs"
     models_dir.mkdir()
     runs_dir.mkdir()
-    shutil.copyfile(args.model, models_dir / "default.keras")
-    if args.model.with_suffix(".json").is_file():
-        shutil.copyfile(args.model.with_suffix(".json"), models_dir / "default.json")
+    for suffix in (".keras", ".json", ".onnx"):  # the model, its sidecar and the export the app runs
+        if args.model.with_suffix(suffix).is_file():
+            shutil.copyfile(args.model.with_suffix(suffix), models_dir / f"default{suffix}")
 
     timings_ms, read, missed = [], [], []
     with running_app(models_dir, runs_dir, workdir / "app.log") as app, sync_playwright() as playwright:
@@ -76,17 +76,10 @@ def main() -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         driver = AppDriver(page, app.url, workdir)
         driver.open("")
-        clear = driver.main.get_by_role("button", name="Clear", exact=True)
         for index in range(args.drawings):
             digit, style = one_stroke[index % len(one_stroke)]
             if index > 0:
-                # Clear gives the canvas a new key: wait until the old one has left the page, or the
-                # next stroke could land on it and be wiped with it.
-                old_canvas = driver.canvas().element_handle()
-                clear.click()
-                page.wait_for_function("canvas => !canvas.isConnected", arg=old_canvas)
-                expect(driver.metric("Prediction")).to_have_count(0)
-                driver.wait_until_idle()
+                driver.clear_canvas()
             driver.wait_until_canvas_draws()
             box = driver.canvas().bounding_box()
             (stroke,) = stroke_points_on_canvas(digit_styles(digit)[style], 280, scale=0.7)

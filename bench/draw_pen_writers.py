@@ -49,26 +49,6 @@ def chosen_drawings(count: int, seed: int) -> list[tuple[int, list[np.ndarray]]]
     return [drawings[index] for index in order]
 
 
-def draw(driver, strokes: list[np.ndarray]) -> None:
-    """Draw the strokes with the mouse as a person would, then wait until the app has read them.
-
-    Unlike the e2e driver's ``draw``, a stroke that asks for no rerun (a pen dot the canvas drops)
-    is not an error here: the drawing is read as the canvas has it.
-    """
-    driver.wait_until_canvas_draws()
-    box = driver.canvas().bounding_box()
-    for stroke in strokes:
-        points = stroke + (box["x"], box["y"])
-        driver.page.mouse.move(float(points[0][0]), float(points[0][1]))
-        driver.page.mouse.down()
-        for x, y in points[1:]:
-            driver.page.mouse.move(float(x), float(y), steps=1)
-        driver.page.mouse.up()
-        # The canvas sends a stroke 200 ms after the mouse-up; then the app runs.
-        driver.page.wait_for_timeout(400)
-        driver.wait_until_idle()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "default.keras")
@@ -97,20 +77,15 @@ def main() -> None:
         driver = AppDriver(page, app.url, workdir)
         driver.open("")
         expect(driver.main.get_by_text("The canvas is empty")).to_be_visible()
-        clear = driver.main.get_by_role("button", name="Clear", exact=True)
         for index, (label, strokes) in enumerate(drawings):
             if index > 0:
-                old_canvas = driver.canvas().element_handle()
-                clear.click()
-                page.wait_for_function("canvas => !canvas.isConnected", arg=old_canvas)
-                expect(driver.metric("Prediction")).to_have_count(0)
-                driver.wait_until_idle()
-            draw(driver, strokes)
+                driver.clear_canvas()
+            driver.draw(strokes, expect_reruns=False)
             if driver.main.get_by_text("The canvas is empty").count():
                 # The strokes landed before the fresh canvas was ready and were wiped (the browser
                 # harness, not the model): draw them once more, as a person would.
                 retries += 1
-                draw(driver, strokes)
+                driver.draw(strokes, expect_reruns=False)
             try:
                 expect(driver.prediction()).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
                 shown = driver.prediction().inner_text().strip()

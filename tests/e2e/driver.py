@@ -200,11 +200,13 @@ class AppDriver:
                 self.page.mouse.move(box["x"] + box["width"] / 2 + wiggle, box["y"] + box["height"] / 2)
             self.page.wait_for_timeout(50)  # a hover, then look again
 
-    def draw(self, strokes: list[np.ndarray]) -> None:
+    def draw(self, strokes: list[np.ndarray], expect_reruns: bool = True) -> None:
         """Draw strokes given in canvas pixels, (n, 2) arrays of (x, y), with the mouse.
 
         After each stroke, wait until the app has read the drawing (its run after the mouse-up has
-        finished), as a person lifting the pen would see the reading update.
+        finished), as a person lifting the pen would see the reading update. With ``expect_reruns``
+        off, a stroke that asks for no run (a pen dot the canvas drops) is no error: the canvas's
+        200 ms debounce and any run are waited out instead.
         """
         self.wait_until_canvas_draws()
         box = self.canvas().bounding_box()
@@ -214,8 +216,25 @@ class AppDriver:
             self.page.mouse.down()
             for x, y in points[1:]:
                 self.page.mouse.move(float(x), float(y), steps=1)
-            with self.expect_rerun():
+            if expect_reruns:
+                with self.expect_rerun():
+                    self.page.mouse.up()
+            else:
                 self.page.mouse.up()
+                self.page.wait_for_timeout(400)
+                self.wait_until_idle()
+
+    def clear_canvas(self) -> None:
+        """Press Clear and wait until the old canvas has left the page and no reading is shown.
+
+        Clear gives the canvas a new key: a stroke drawn before the old one has gone could land on
+        it and be wiped with it.
+        """
+        old_canvas = self.canvas().element_handle()
+        self.main.get_by_role("button", name="Clear", exact=True).click()
+        self.page.wait_for_function("canvas => !canvas.isConnected", arg=old_canvas)
+        expect(self.metric("Prediction")).to_have_count(0)
+        self.wait_until_idle()
 
     # Artefacts.
 
