@@ -3,8 +3,9 @@
     python bench/explain_speed.py [--model ID_OR_PATH] [--repeats 50]
 
 Times ``Explainer.explain`` (``digit_core/explain.py``) on the 28×28 inputs of canvas drawings of
-the ten digits, one after another: integrated gradients over PATH_STEPS points for both digits and
-every convolution's feature maps, in one TensorFlow call, then the arrays handed back. Prints the
+the ten digits, one after another: one TensorFlow call for the reading and every convolution's
+feature maps, and one batch of the drawing with each inked pixel erased in turn (occlusion) for
+both digits' saliency maps. Prints the
 median and p95 milliseconds, and the machine's load average (it is shared). The target is a median
 of at most 150 ms with the shipped model.
 """
@@ -24,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from digit_core.commands import resolve_model_path
-    from digit_core.explain import PATH_STEPS, Explainer
+    from digit_core.explain import Explainer
     from digit_core.preprocess import preprocess
     from digit_core.synthetic import digit_styles, render_strokes
 
@@ -35,7 +36,7 @@ def main() -> None:
     counter = iter(range(10**9))
     timings = time_calls(lambda: explainer.explain(inputs[next(counter) % 10]), args.repeats, warmup=5)
     networks = len(explainer.chains)
-    print(f"model: {path.name}, {networks} network{'s' if networks > 1 else ''}, {PATH_STEPS} path points")
+    print(f"model: {path.name}, {networks} network{'s' if networks > 1 else ''}")
     print(describe_ms("explain (2 saliency maps + feature maps)", timings))
     print("load average (1, 5, 15 min): " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
 

@@ -144,7 +144,7 @@ def test_why_this_answer_is_computed_only_when_switched_on(open_page, tiny_model
     assert captions[1].startswith("What would make it a ") and "the runner-up" in captions[1]
     # Then the feature maps of the tiny network's one convolution layer.
     assert [caption for caption in captions[2:] if "feature maps of" in caption] == captions[2:] != []
-    assert any("integrated gradients" in caption.value for caption in at.caption)
+    assert any("(occlusion)" in caption.value for caption in at.caption)
 
 
 def _render_downloads(found: bool) -> None:
