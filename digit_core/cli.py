@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument("--model", default=None, help="a .keras path or registry id (default: active model)")
     predict.add_argument("--json", action="store_true", help="print one JSON line per image")
+    predict.add_argument("--number", action="store_true",
+                         help="read each image as a number of up to 20 digits, left to right")
     predict.set_defaults(handler=_cmd_predict)
 
     explain = commands.add_parser("explain", help="which strokes made the model read each digit image",
@@ -167,10 +169,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from digit_core import commands
 
     failed = False
-    for line in commands.predict_files(args.model, args.images):
+    for line in commands.predict_files(args.model, args.images, number=args.number):
         failed = failed or "error" in line
         if args.json:
             print(json.dumps(line), flush=True)
+        elif args.number:
+            print(_number_text(line), flush=True)
         elif "error" in line:
             print(f"{line['path']}: error: {line['error']}", flush=True)
         elif line["digit"] is None:
@@ -178,6 +182,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         else:
             print(f"{line['path']}: {line['digit']} ({line['confidence']:.1%})", flush=True)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _number_text(line: dict[str, Any]) -> str:
+    """``path: 42 (4 at 97.1%, 2 at 88.0%)``, or why there is no number."""
+    if "error" in line:
+        return f"{line['path']}: error: {line['error']}"
+    if line["number"] is None:
+        return f"{line['path']}: no digit found"
+    readings = ", ".join(f"{digit['digit']} at {digit['confidence']:.1%}" for digit in line["digits"])
+    return f"{line['path']}: {line['number']} ({readings})"
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
