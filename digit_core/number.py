@@ -1,8 +1,9 @@
 """Reading a written number: each digit found (``digit_core.segment``), cut out, and read through the
 one pipeline (``preprocess``) and model, left to right.
 
-A group of strokes may be one digit or digits written touching. Each way of reading it (whole, cut
-once, cut twice along ``segment.cut_paths``) is scored by how surely the model reads its pieces
+A group of strokes may be one digit, digits written touching, or part of a digit whose strokes
+were written apart. Each way of reading the groups (each whole, cut once or twice along
+``segment.cut_paths``, or two neighbours joined) is scored by how surely the model reads its pieces
 (the sum of the log-probabilities of their readings) and by how much each piece is shaped like a
 digit of this line: at least DIGIT_MIN_HEIGHT as tall as the line and at most DIGIT_MAX_WIDTH as
 wide. The best-scoring way is kept. The model alone cannot decide it: squeezed into its 20×20 box,
