@@ -16,6 +16,7 @@ from digit_core import figures, registry
 if TYPE_CHECKING:
     from digit_core.explain import Explanation
     from digit_core.jobs import TrainingSnapshot
+    from digit_core.number import NumberReading
     from digit_core.predict import Prediction, Predictor
 
 
@@ -98,6 +99,31 @@ def drawing_downloads(drawing: np.ndarray, prediction: Prediction) -> None:
         input_column.download_button("Download the 28×28 (PNG)", lambda: png_bytes(prediction.preprocessed.image),
                                      file_name=f"drawing-28x28-read-as-{prediction.digit}.png", mime="image/png",
                                      on_click="ignore")
+
+
+def show_number(reading: NumberReading) -> None:
+    """A number's reading: the whole number, then each digit as the model saw it, with its reading and
+    confidence, the unsure ones marked."""
+    if not reading.found:
+        st.info(f"{reading.message} Draw or upload a number.")
+        return
+    st.metric("Prediction", reading.number)
+    # Ten to a row, so each digit stays large enough to see.
+    for start in range(0, len(reading.digits), 10):
+        digits = reading.digits[start:start + 10]
+        st.image([figures.enlarge(figures.to_uint8(digit.image), 3) for digit in digits],
+                 caption=[f"{digit.digit} · {digit.confidence:.0%}" + (" · unsure" if digit.low_confidence else "")
+                          for digit in digits])
+    if reading.unsure:
+        st.warning("The model is unsure of the digits marked unsure. Try writing them larger, apart and in "
+                   "one clear shape each.")
+
+
+def offer_number_mode(digits: int, key: str) -> None:
+    """Say that an image holds several digits, not one, and offer to read it as a number."""
+    st.info(f"This looks like {digits} digits side by side, not one digit. Read it as a number?")
+    if st.button("Read it as a number", key=key, on_click=app_state.use_number_mode):
+        st.rerun()  # the whole page, whose mode switch is outside the drawing's fragment
 
 
 def show_probabilities(probabilities: np.ndarray) -> None:

@@ -33,6 +33,9 @@ USER_NAME = "user_name"  # the name other sessions see while this session trains
 MODEL_ID = "model_id"  # the model picked on Draw, Evaluate and Model (one choice for all three)
 CANVAS_VERSION = "canvas_version"  # bumped by "Clear": a new canvas key gives an empty canvas
 BRUSH_WIDTH = "brush_width"
+DRAW_MODE = "draw_mode"  # the Draw page reads one of DRAW_MODES
+DRAW_MODES = ("One digit", "A number")
+NUMBER_MODE = DRAW_MODES[1]
 EXPLORE_SOURCE = "explore_source"
 EVALUATE_TRUE = "evaluate_true_digit"  # the confusion-matrix cell shown: true digit ...
 EVALUATE_PREDICTED = "evaluate_predicted_digit"  # ... and predicted digit
@@ -67,6 +70,11 @@ COLLECTION_SOURCE = "Collected drawings"  # the drawings labelled on the Draw pa
 SOURCES = (*MNIST_SOURCES, *USPS_SOURCES, *PENDIGITS_SOURCES, *OPTDIGITS_SOURCES, CSV_SOURCE, COLLECTION_SOURCE)
 NO_MODEL_HELP = ("Train one with `python -m digit_core train --preset best --out models/default.keras` "
                  "(or on the Train page, then make it active), or pick another model.")
+
+
+def use_number_mode() -> None:
+    """Switch the Draw page to reading numbers (a button's callback, so it runs before the page)."""
+    st.session_state[DRAW_MODE] = NUMBER_MODE
 
 
 def session_id() -> str:

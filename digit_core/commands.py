@@ -82,18 +82,24 @@ def _counting(probabilities: Callable[[np.ndarray], np.ndarray],
     return chunked
 
 
-def predict_files(model: str | Path | None, paths: list[str]) -> Iterator[dict[str, Any]]:
-    """One JSON-ready dict per image path: a prediction, or ``{"path", "error"}`` for a bad file."""
+def predict_files(model: str | Path | None, paths: list[str], number: bool = False) -> Iterator[dict[str, Any]]:
+    """One JSON-ready dict per image path: a prediction, or ``{"path", "error"}`` for a bad file.
+
+    With ``number`` each image is read as a number (``digit_core.number``): ``{"path", "number",
+    "digits"}``, and more digits than a number is read for is an error.
+    """
     from digit_core.imageio import ImageDecodeError, read_image_file
+    from digit_core.number import read_number
 
     predictor = load_predictor(model)
     for path in paths:
         try:
-            prediction = predictor.predict_image(read_image_file(path))
+            image = read_image_file(path)
+            reading = read_number(predictor, image) if number else predictor.predict_image(image)
         except (ImageDecodeError, OSError, ValueError) as error:
             yield {"path": path, "error": str(error)}
             continue
-        yield prediction.to_json(path)
+        yield reading.to_json(path)
 
 
 def explain_files(model: str | Path | None, paths: list[str]) -> Iterator[dict[str, Any]]:

@@ -61,7 +61,7 @@ def _keep_digit_parts(mask: np.ndarray) -> tuple[list[np.ndarray], int, tuple[in
     return kept, len(contours), box
 
 
-def _ruled_lines(mask: np.ndarray) -> np.ndarray | None:
+def ruled_lines(mask: np.ndarray) -> np.ndarray | None:
     """The ruled lines in a binary mask (0/1), widened by a pixel, or None when there are none.
 
     A ruled line is a thin band (RULED_LINE_THICKNESS of the image at most) running straight
@@ -106,6 +106,24 @@ def _enlarge(mask: np.ndarray, factor: int, shape: tuple[int, ...]) -> np.ndarra
     return enlarged[:shape[0], :shape[1]]
 
 
+def stroke_level(ink: np.ndarray, noise_sigma: float) -> tuple[np.ndarray, float] | None:
+    """(the ink, blurred on a noisy photo, and the level strokes start at), or None when no stroke
+    stands out from the background by MIN_CONTRAST."""
+    # On a noisy photo single pixels are not strokes; on a clean canvas blurring would only
+    # weaken hairlines.
+    blurred = cv2.GaussianBlur(ink, (3, 3), 0) if noise_sigma >= 1 else ink
+    peak = float(blurred.max())
+    floor = 3 * noise_sigma
+    if peak - floor < MIN_CONTRAST:
+        return None
+    # Otsu needs only the histogram, which a quarter of the pixels gives as well.
+    otsu, _ = cv2.threshold(blurred[::2, ::2], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # Otsu separates ink from paper; the bounds keep it above the noise and low enough that thin,
+    # anti-aliased strokes (which never reach full strength) still count.
+    low = max(floor + 2 * noise_sigma, 0.15 * peak)
+    return blurred, min(max(otsu, low), max(low, 0.35 * peak))
+
+
 def digit_crop(ink: np.ndarray, noise_sigma: float) -> tuple[np.ndarray | None, str]:
     """The digit's ink cropped to its box, uint8 with 255 = full stroke, or (None, why not).
 
@@ -114,26 +132,18 @@ def digit_crop(ink: np.ndarray, noise_sigma: float) -> tuple[np.ndarray | None, 
     """
     empty = "No digit found: the image is empty (no strokes stand out from the background)."
     height, width = ink.shape
-    # On a noisy photo single pixels are not strokes; on a clean canvas blurring would only
-    # weaken hairlines.
-    blurred = cv2.GaussianBlur(ink, (3, 3), 0) if noise_sigma >= 1 else ink
-    peak = float(blurred.max())
-    floor = 3 * noise_sigma
-    if peak - floor < MIN_CONTRAST:
+    level = stroke_level(ink, noise_sigma)
+    if level is None:
         return None, empty
-    # Otsu needs only the histogram, which a quarter of the pixels gives as well.
-    otsu, _ = cv2.threshold(blurred[::2, ::2], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    # Otsu separates ink from paper; the bounds keep it above the noise and low enough that thin,
-    # anti-aliased strokes (which never reach full strength) still count.
-    low = max(floor + 2 * noise_sigma, 0.15 * peak)
-    threshold = min(max(otsu, low), max(low, 0.35 * peak))
+    blurred, threshold = level
+    peak, floor = float(blurred.max()), 3 * noise_sigma
     _, mask = cv2.threshold(blurred, threshold, 255, cv2.THRESH_BINARY)
     # The parts are outlined on a smaller copy of the mask; any ink in a block marks the block,
     # so thin strokes survive the shrinking.
     factor = int(np.ceil(max(height, width) / DETECT_SIDE))
     _, mask = cv2.threshold(shrink_by(mask, factor, cv2.BORDER_CONSTANT), 0, 1,
                             cv2.THRESH_BINARY)
-    lines = _ruled_lines(mask) if min(height, width) >= MIN_PAGE_SIDE else None
+    lines = ruled_lines(mask) if min(height, width) >= MIN_PAGE_SIDE else None
     if lines is not None:
         mask = cv2.bitwise_and(mask, 1 - lines)
     kept, part_count, (x0, y0, x1, y1) = _keep_digit_parts(mask)

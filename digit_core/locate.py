@@ -162,6 +162,26 @@ def _ink_on_uneven_background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.GaussianBlur(ink, (3, 3), 0), noise_sigma
 
 
+def image_ink(image: np.ndarray, keep_grey: bool = False) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """(ink, noise_sigma, grey) of any image: the pipeline's first step.
+
+    Photos larger than MAX_WORKING_SIDE are shrunk first (``shrink_large``), so the ink map may be
+    smaller than the image. ``grey`` is the image's luminance at that size, for display, when
+    ``keep_grey``; else None.
+    """
+    pixels = to_uint8_channels(image)
+    clear_ink = None
+    if pixels.shape[2] == 4:
+        pixels, clear_ink = split_alpha(pixels)
+    if clear_ink is not None:
+        # A clear background is noise-free; the strokes' coverage is the ink.
+        ink = shrink_large(clear_ink[..., None])[..., 0]
+        return ink, 0.0, (255 - ink if keep_grey else None)
+    pixels = shrink_large(pixels)
+    ink, noise_sigma = ink_map(pixels)
+    return ink, noise_sigma, (grey(pixels) if keep_grey else None)
+
+
 def ink_map(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     """(ink, noise_sigma): ink is uint8, digit light on a background near 0."""
     border = _border(pixels)  # (N, C)

@@ -235,18 +235,7 @@ def preprocess(image: np.ndarray, *, keep_steps: bool = True, normalize_stroke: 
     normalize_stroke thickens or thins strokes to MNIST's width; deskew straightens slanted digits
     by their second moments.
     """
-    pixels = locate.to_uint8_channels(image)
-    clear_ink = None
-    if pixels.shape[2] == 4:
-        pixels, clear_ink = locate.split_alpha(pixels)
-    if clear_ink is not None:
-        # A clear background is noise-free; the strokes' coverage is the ink.
-        ink, noise_sigma = locate.shrink_large(clear_ink[..., None])[..., 0], 0.0
-        grey = 255 - ink if keep_steps else None
-    else:
-        pixels = locate.shrink_large(pixels)
-        ink, noise_sigma = locate.ink_map(pixels)
-        grey = locate.grey(pixels) if keep_steps else None
+    ink, noise_sigma, grey = locate.image_ink(image, keep_grey=keep_steps)
     steps = [("grey", grey), ("ink (digit light on dark)", ink)] if keep_steps else None
     as_is = _mnist_form(ink)
     if as_is is not None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import shutil
 
+import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from digit_core import synthetic
+from digit_core import config, synthetic
+from digit_core.number_canvas import TOUCHING, compose_number, strokes_ink
 
 NO_MODEL_HINT = "python -m digit_core train --preset best --out models/default.keras"
 
@@ -192,3 +195,71 @@ def test_the_brush_width_comes_from_the_url_and_goes_back(open_page, tiny_model:
 def test_image_uploads_keep_their_5_mb_limit(open_page, tiny_model: str) -> None:
     at = open_page("draw").run()
     assert at.file_uploader[0].proto.max_upload_size_mb == 5
+
+
+def _png_of_number(digits: str, gaps: list[float | None], height: float = 100) -> bytes:
+    """A number drawn in the digits' first stroke style, black on white; gaps in pixels or TOUCHING."""
+    inks = [strokes_ink(synthetic.digit_styles(int(digit))[0], height, 10) for digit in digits]
+    canvas, _ = compose_number(inks, gaps, canvas=(280, max(700, int(len(digits) * height * 1.5))))
+    buffer = io.BytesIO()
+    Image.fromarray(canvas[..., :3]).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def shipped_model(tmp_path, monkeypatch, shipped_model_path) -> str:
+    """The app pointed at a copy of the shipped model, which reads numbers well enough to check the digits."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for suffix in (".keras", ".json"):
+        shutil.copy(shipped_model_path.with_suffix(suffix), models / f"default{suffix}")
+    monkeypatch.setenv(config.MODELS_DIR_ENV, str(models))
+    monkeypatch.setenv(config.RUNS_DIR_ENV, str(tmp_path / "runs"))
+    return config.DEFAULT_MODEL_ID
+
+
+def _digit_captions(at: AppTest) -> list[str]:
+    """Captions of the digits shown under a number's reading."""
+    return [image.caption for element in at.get("image") for image in element.proto.imgs if " · " in image.caption]
+
+
+def test_number_mode_reads_an_uploaded_number_digit_by_digit(open_page, shipped_model: str) -> None:
+    at = open_page("draw").run()
+    assert at.radio(key="draw_mode").value == "One digit"
+    at.radio(key="draw_mode").set_value("A number").run()
+    assert any("draw a number" in info.value for info in at.info)  # the empty wide canvas
+    at.file_uploader[0].set_value([("2026.png", _png_of_number("2026", [TOUCHING, 40, 12]), "image/png")]).run()
+    assert not at.exception and not at.error
+    assert [metric.value for metric in at.metric if metric.label == "Prediction"] == ["2026"]
+    captions = _digit_captions(at)
+    assert [caption.split(" · ")[0] for caption in captions] == ["2", "0", "2", "6"]
+    assert all(caption.split(" · ")[1].endswith("%") for caption in captions)
+    assert not [caption for caption in captions if caption.endswith("unsure")] and not at.warning
+
+
+def test_several_digits_in_one_digit_mode_offer_number_mode(open_page, shipped_model: str) -> None:
+    at = open_page("draw").run()
+    at.file_uploader[0].set_value([("42.png", _png_of_number("42", [60]), "image/png")]).run()
+    assert not at.exception
+    assert _prediction_labels(at) == []  # no confident single digit
+    assert any("looks like 2 digits" in info.value for info in at.info)
+    (offer,) = [button for button in at.button if button.label == "Read it as a number"]
+    offer.click().run()
+    assert not at.exception
+    assert at.radio(key="draw_mode").value == "A number"
+    assert [metric.value for metric in at.metric if metric.label == "Prediction"] == ["42"]
+
+
+def test_number_mode_says_when_there_is_no_digit_or_too_many(open_page, tiny_model: str) -> None:
+    blank = io.BytesIO()
+    Image.fromarray(np.full((280, 700), 255, np.uint8)).save(blank, format="PNG")
+    at = open_page("draw").run()
+    at.radio(key="draw_mode").set_value("A number").run()
+    at.file_uploader[0].set_value([("blank.png", blank.getvalue(), "image/png"),
+                                   ("long.png", _png_of_number("0123456789" * 2 + "7", [12] * 20, height=40),
+                                    "image/png")]).run()
+    assert not at.exception
+    assert any(info.value.startswith("No digit found") for info in at.info)
+    (error,) = at.error
+    assert "Found 21 digits" in error.value and "up to 20" in error.value
+    assert _prediction_labels(at) == []

@@ -60,6 +60,31 @@ def test_predict_with_only_good_files_exits_zero(isolated_dirs, images) -> None:
     assert result.stdout.startswith(f"{images['good']}: ")
 
 
+def test_predict_number_json_reads_each_digit_left_to_right(isolated_dirs, images, tmp_path,
+                                                            shipped_model_path) -> None:
+    from digit_core.number_canvas import TOUCHING, compose_number, strokes_ink
+
+    inks = [strokes_ink(digit_styles(digit)[0], 120, 12) for digit in (4, 2, 7)]
+    canvas, boxes = compose_number(inks, [TOUCHING, 50])  # the 4 and the 2 touch
+    number = tmp_path / "427.png"
+    cv2.imwrite(str(number), canvas[..., :3])
+    paths = [str(number), str(images["blank"]), str(images["corrupt"]), str(images["good"])]
+    result = run_cli("predict", "--json", "--number", "--model", str(shipped_model_path), *paths,
+                     env_dirs=isolated_dirs)
+    assert result.returncode == 1, result.stderr  # for the corrupt file, after reading the others
+    assert "Traceback" not in result.stderr
+    read, blank, corrupt, seven = [json.loads(line) for line in result.stdout.splitlines()]
+    assert set(read) == {"path", "number", "digits"} and read["path"] == paths[0]
+    assert read["number"] == "427" and [digit["digit"] for digit in read["digits"]] == [4, 2, 7]
+    for digit in read["digits"]:
+        assert set(digit) == {"digit", "confidence", "box"} and 0.5 < digit["confidence"] <= 1
+        assert len(digit["box"]) == 4 and all(isinstance(value, int) for value in digit["box"])
+    assert abs(read["digits"][2]["box"][0] - boxes[2][0]) <= 3  # the 7 is where it was drawn
+    assert blank == {"path": paths[1], "number": None, "digits": []}
+    assert set(corrupt) == {"path", "error"} and corrupt["error"]
+    assert seven["number"] == "7" and len(seven["digits"]) == 1
+
+
 def test_explain_json_gives_saliency_maps_and_an_error_line_for_a_bad_file(isolated_dirs, images,
                                                                            shipped_model_path) -> None:
     paths = [str(images[k]) for k in ("good", "corrupt", "blank")]

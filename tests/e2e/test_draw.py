@@ -1,5 +1,6 @@
 """The Draw page in a real browser: digits drawn with the mouse are read right, Clear empties the canvas,
-and uploads of a good and a corrupt image are read and refused one by one without breaking the page."""
+a number drawn on the wide canvas of Number mode is read digit by digit, and uploads of a good and a
+corrupt image are read and refused one by one without breaking the page."""
 
 from __future__ import annotations
 
@@ -80,6 +81,19 @@ def test_after_clear_the_next_drawing_starts_from_an_empty_canvas(app: AppDriver
     # Left over on the canvas, the 0 would turn this small 1 into something else.
     app.draw(Drawing(1, style=0, scale=0.4, center=(0.3, 0.32)).strokes())
     expect(app.prediction()).to_have_text("1")
+
+
+def test_a_number_drawn_on_the_wide_canvas_is_read_digit_by_digit(app: AppDriver) -> None:
+    open_empty_canvas(app)
+    app.change_widget(lambda: app.main.get_by_text("A number", exact=True).click())
+    expect(app.main.get_by_text("The canvas is empty: draw a number on it.")).to_be_visible()
+    assert round(app.canvas().bounding_box()["width"]) == 700
+    # A 4 in two strokes and a 2 beside it, each 170 px tall, as (x0, y0, side) boxes on the canvas.
+    app.draw([*stroke_points_on_canvas(digit_styles(4)[0], box=(150, 50, 170)),
+              *stroke_points_on_canvas(digit_styles(2)[0], box=(380, 50, 170))])
+    expect(app.prediction()).to_have_text("42")
+    app.screenshot("draw/number-42")
+    expect(app.exceptions()).to_have_count(0)
 
 
 def _png(image: np.ndarray) -> bytes:

@@ -1,0 +1,200 @@
+"""How many written numbers are read exactly, through the same code path as ``predict --json --number``.
+
+    python bench/number_accuracy.py [--model ID_OR_PATH] [--numbers 600] [--seed 0] [--writers held-out]
+                                    [--save DIR]
+
+Each number has 2-5 digits, chosen at random, written on the Draw page's Number canvas (700×280):
+half by one pendigits writer each (their pen strokes drawn with a round brush), half from MNIST
+digits re-drawn as crisp strokes. Per number, a digit height of 25-80% of the canvas (smaller when
+the number would not fit), a brush of 6-40 px (at most a quarter of the digit's height), each digit
+±10% in height and ±6% off the baseline; between neighbours a gap of 4-50% of the digit height, or,
+one time in seven, no gap: the right digit slid left until its ink meets its neighbour's. White or
+transparent background, as a canvas gives. A number is read exactly when every digit is right, none
+missing and none extra. Beside it the bench prints how many numbers would be read exactly if each
+digit were found and cut out perfectly: every digit read right when drawn alone (``predict_image``).
+
+``--writers held-out`` (the default) takes pendigits' held-out writers 25-30 and MNIST *test*
+digits: people in no training set. ``--writers training`` takes pendigits' training writers and
+MNIST *train* digits: the set the segmentation's rules were looked at on.
+
+The canvases are written as PNG files and read by ``digit_core.commands.predict_files(number=True)``,
+what the CLI prints. The time of one 5-digit number is measured in-process (``read_number`` on the
+canvas already in memory), over 5-digit canvases of the same kind. ``--numbers 0`` times only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import describe_ms, model_argument
+
+import cv2
+import numpy as np
+
+LENGTHS = (2, 3, 4, 5)
+HEIGHT_RANGE = (0.25, 0.8)  # of the canvas height
+BRUSH_RANGE = (6.0, 40.0)  # the Draw page's slider
+BRUSH_PER_HEIGHT = 0.25  # at most this fraction of the digit height
+GAP_RANGE = (0.04, 0.5)  # of the digit height
+TOUCHING_CHANCE = 1 / 7
+
+
+@dataclass(frozen=True)
+class WrittenNumber:
+    """A number written on a Number canvas, and what it says."""
+
+    canvas: np.ndarray  # (280, 700, 4) RGBA, as the Draw page's canvas gives it
+    digits: str
+    source: str  # "pen" or "mnist"
+    inks: tuple[np.ndarray, ...]  # each digit's ink as drawn, alone
+    boxes: tuple[tuple[int, int, int, int], ...]  # each digit's (x, y, width, height) on the canvas
+    touching: int  # how many neighbours touch
+
+
+def digit_sources(writers: str) -> dict[str, list[dict[int, list]]]:
+    """Pen writers (each a {label: [PenDigit]}) and one MNIST pool ({label: [28×28 images]})."""
+    from digit_core import data
+    from digit_core.writers import split_pen_writers
+
+    training, held_out = split_pen_writers(data.load_pendigits())
+    pen_digits = held_out if writers == "held-out" else training
+    by_writer: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    for digit in pen_digits:
+        by_writer[digit.writer][digit.label].append(digit)
+    mnist = data.load_mnist(allow_download=False)
+    images, labels = (mnist.x_test, mnist.y_test) if writers == "held-out" else (mnist.x_train, mnist.y_train)
+    pool = {label: list(images[labels == label]) for label in range(10)}
+    return {"pen": [dict(writer) for writer in by_writer.values()], "mnist": [pool]}
+
+
+def random_number(source: str, pools: list[dict[int, list]], length: int, rng: np.random.Generator) -> WrittenNumber:
+    """One number of ``length`` random digits, by one writer (pen) or from MNIST, on a Number canvas."""
+    from digit_core.number_canvas import NUMBER_CANVAS, TOUCHING, compose_number, mnist_ink, strokes_ink
+    from digit_core.pendigits import strokes_in_unit_box
+
+    pool = pools[rng.integers(len(pools))]
+    labels = [int(rng.integers(10)) for _ in range(length)]
+    samples = [pool[label][rng.integers(len(pool[label]))] for label in labels]
+    height = rng.uniform(*HEIGHT_RANGE) * NUMBER_CANVAS[0]
+    brush = float(np.exp(rng.uniform(*np.log(BRUSH_RANGE))))
+    sizes = rng.uniform(0.9, 1.1, length)
+    gaps = [TOUCHING if rng.random() < TOUCHING_CHANCE else rng.uniform(*GAP_RANGE) for _ in range(length - 1)]
+    lifts = rng.uniform(-0.06, 0.06, length)
+    stroke_changes = rng.uniform(-0.04, 0.04, length)
+    background = "white" if rng.random() < 0.7 else "transparent"
+    while True:
+        width = min(brush, BRUSH_PER_HEIGHT * height)
+        if source == "pen":
+            inks = [strokes_ink(strokes_in_unit_box(sample.strokes), height * size, width)
+                    for sample, size in zip(samples, sizes)]
+        else:
+            inks = [mnist_ink(sample, height * size, int(round(change * height)))
+                    for sample, size, change in zip(samples, sizes, stroke_changes)]
+        try:
+            canvas, boxes = compose_number(inks, [gap if gap is TOUCHING else gap * height for gap in gaps],
+                                       raise_by=[int(lift * height) for lift in lifts], background=background,
+                                       place=tuple(rng.uniform(0, 1, 2)))
+        except ValueError:  # too wide (or tall) for the canvas: write it smaller
+            height *= 0.85
+            continue
+        return WrittenNumber(canvas, "".join(map(str, labels)), source, tuple(inks), tuple(boxes),
+                             sum(gap is TOUCHING for gap in gaps))
+
+
+def make_numbers(writers: str, count: int, seed: int, lengths: tuple[int, ...] = LENGTHS) -> list[WrittenNumber]:
+    """``count`` numbers, by pen writers and from MNIST digits in turn, of each length in turn."""
+    rng = np.random.default_rng(seed)
+    sources = digit_sources(writers)
+    return [random_number(("pen", "mnist")[index % 2], sources[("pen", "mnist")[index % 2]],
+                          lengths[(index // 2) % len(lengths)], rng) for index in range(count)]
+
+
+def read_through_the_cli_path(model: str | None, numbers: list[WrittenNumber], save: Path | None) -> list[dict]:
+    """Each canvas written as a PNG file and read by ``commands.predict_files(number=True)``."""
+    from digit_core import commands
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = save or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for index, number in enumerate(numbers):
+            paths.append(str(folder / f"{index:04d}-{number.source}-{number.digits}.png"))
+            cv2.imwrite(paths[-1], cv2.cvtColor(number.canvas, cv2.COLOR_RGBA2BGRA))
+        return list(commands.predict_files(model, paths, number=True))
+
+
+def read_one_by_one(predictor, number: WrittenNumber) -> bool:
+    """Whether every digit of the number is read right when drawn alone (``predict_image``): what
+    a perfect finding and cutting of the digits would give."""
+    from digit_core.number_canvas import as_canvas
+
+    return all(predictor.predict_image(as_canvas(np.pad(ink, 20))).digit == int(digit)
+               for ink, digit in zip(number.inks, number.digits))
+
+
+def report(numbers: list[WrittenNumber], lines: list[dict], alone: list[bool]) -> None:
+    """Exact reads overall, by source, by length and by touching; where the misreads went wrong."""
+    rows: dict[str, list[bool]] = defaultdict(list)
+    kinds: dict[str, int] = defaultdict(int)
+    for number, line in zip(numbers, lines):
+        read = line.get("number")
+        exact = read == number.digits
+        touching = "no neighbours touching" if not number.touching else "some neighbours touching"
+        for key in ("all", number.source, f"{len(number.digits)} digits", touching):
+            rows[key].append(exact)
+        if not exact:
+            kinds["a digit misread" if read and len(read) == len(number.digits) else
+                  "digits missing" if read is None or len(read) < len(number.digits) else "digits extra"] += 1
+    for key, exact in rows.items():
+        print(f"{key:<24} {np.mean(exact):7.2%} exact ({sum(exact)} of {len(exact)})")
+    print("misreads: " + ", ".join(f"{count} {kind}" for kind, count in kinds.items()))
+    print(f"every digit read right when each is drawn alone: {np.mean(alone):.2%} of the numbers")
+
+
+def time_five_digit_numbers(predictor, numbers: list[WrittenNumber], repeats: int = 5) -> list[float]:
+    """Milliseconds of ``read_number`` on each canvas, ``repeats`` times after a warm-up."""
+    from digit_core.number import read_number
+
+    timings = []
+    for number in numbers:
+        read_number(predictor, number.canvas)
+        for _ in range(repeats):
+            started = time.perf_counter()
+            read_number(predictor, number.canvas)
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    model_argument(parser)
+    parser.add_argument("--numbers", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--writers", choices=("held-out", "training"), default="held-out")
+    parser.add_argument("--timing-numbers", type=int, default=20, help="5-digit canvases timed, 5 times each")
+    parser.add_argument("--save", type=Path, default=None, help="keep the canvases (PNG) in this directory")
+    args = parser.parse_args()
+
+    from digit_core import commands
+
+    predictor = commands.load_predictor(args.model)
+    if args.numbers:
+        numbers = make_numbers(args.writers, args.numbers, args.seed)
+        started = time.perf_counter()
+        lines = read_through_the_cli_path(args.model, numbers, args.save)
+        print(f"read {len(lines)} numbers in {time.perf_counter() - started:.1f} s (model loading included)")
+        report(numbers, lines, [read_one_by_one(predictor, number) for number in numbers])
+    five = make_numbers(args.writers, args.timing_numbers, args.seed + 1, lengths=(5,))
+    timings = time_five_digit_numbers(predictor, five)
+    print(describe_ms("one 5-digit number (read_number)", timings))
+    print(f"median {statistics.median(timings):.1f} ms (target 20 ms)")
+
+
+if __name__ == "__main__":
+    main()
