@@ -23,7 +23,7 @@ PROGRESS_FROM_FILES = 10
 # beside --resume (which accepts only --epochs, --out, --tensorboard, --data-dir and --quiet).
 RECIPE_OPTIONS = ("preset", "hidden_units", "dropout", "optimizer", "learning_rate", "batch_size",
                   "validation_split", "patience", "augment", "seed", "subset", "extra_usps", "extra_writers",
-                  "extra_data", "name")
+                  "extra_data", "usps_rescans", "name")
 
 EXAMPLES = """examples:
   %(prog)s train --preset fast --epochs 3 --seed 0
@@ -206,6 +206,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--extra-writers", action="store_true",
                        help="also train on other writers: USPS train, pendigits' and optdigits' training "
                             "writers (never their held-out writers), read through the pipeline")
+    train.add_argument("--usps-rescans", type=int, default=None, metavar="N",
+                       help="with --extra-writers: USPS train is also scanned again N times at other "
+                            "resolutions (default: 1)")
     train.add_argument("--extra-data", type=Path, default=None, metavar="FILE.csv",
                        help="also train on a label,pixel0..pixel783 CSV's images, as they are (e.g. collection "
                             "export's)")
@@ -245,7 +248,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         summary = commands.train_and_record(
             network, training, name=args.name or args.preset or DEFAULT_PRESET, data_dir=args.data_dir,
             subset=args.subset, extra_usps=args.extra_usps, out=args.out, tensorboard=args.tensorboard,
-            progress=not args.quiet, extra_writers=args.extra_writers, extra_data=args.extra_data)
+            progress=not args.quiet, extra_writers=args.extra_writers, extra_data=args.extra_data,
+            usps_rescans=1 if args.usps_rescans is None else args.usps_rescans)
     print(json.dumps(summary, indent=2))
     return EXIT_OK
 

@@ -38,7 +38,7 @@ def load_predictor(model: str | Path | None):
 EVALUATION_CHUNK = 1000
 # How a run's training images were chosen, as recorded in its config.json ("data"), with the defaults;
 # "extra_data" (train --extra-data's CSV) is recorded only when one was given.
-DATA_RECIPE = {"subset": None, "extra_usps": False, "extra_writers": False, "extra_data": None}
+DATA_RECIPE = {"subset": None, "extra_usps": False, "extra_writers": False, "extra_data": None, "usps_rescans": 1}
 MNIST_TRAIN_IMAGES = 60_000
 
 
@@ -177,11 +177,12 @@ def _check_out(out: Path) -> None:
 
 def training_images(data_dir: Path | None, subset: int | None, extra_usps: bool, seed: int,
                     validation_split: float, extra_writers: bool = False,
-                    extra_data: Path | None = None) -> tuple[np.ndarray, ...]:
+                    extra_data: Path | None = None, usps_rescans: int = 1) -> tuple[np.ndarray, ...]:
     """(x_train, y_train, x_val, y_val, x_test, y_test) as uint8 images and labels.
 
     ``extra_usps`` adds USPS train, ``extra_writers`` USPS train and the training writers of pendigits
-    and optdigits (``digit_core.writers``), all read through the pipeline; ``extra_data`` a
+    and optdigits (``digit_core.writers``, USPS rescanned ``usps_rescans`` times), all read through the
+    pipeline; ``extra_data`` a
     ``label,pixel0..pixel783`` CSV's images as they are (e.g. ``collection export``'s). Validation
     stays MNIST's.
     """
@@ -202,7 +203,7 @@ def training_images(data_dir: Path | None, subset: int | None, extra_usps: bool,
         x, y = x[:subset], y[:subset]
     x_train, y_train, x_val, y_val = data.validation_split(x, y, validation_split, seed)
     if extra_writers:
-        extra_images, extra_labels = other_writers_training_set(seed)
+        extra_images, extra_labels = other_writers_training_set(seed, usps_rescans=usps_rescans)
     elif extra_usps:
         usps_images, extra_labels = data.load_usps("train")
         extra_images = scan_as_mnist(usps_images)
@@ -219,7 +220,7 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
                      data_dir: Path | None = None, subset: int | None = None, extra_usps: bool = False,
                      out: Path | None = None, resume_run: str | None = None, tensorboard: bool = False,
                      progress: bool = True, extra_writers: bool = False,
-                     extra_data: Path | None = None) -> dict[str, Any]:
+                     extra_data: Path | None = None, usps_rescans: int = 1) -> dict[str, Any]:
     """Train in a new (or resumed) run directory, evaluate on MNIST test, optionally save to ``out``.
 
     A run is resumed with the recipe it recorded (see ``resume_and_record``); one that does not match
@@ -233,9 +234,14 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
     if extra_data is not None:
         # Recorded as an absolute path, so that --resume finds the same file from any directory.
         extra_data = Path(extra_data).expanduser().resolve()
-    data = data_description(subset, extra_usps, extra_writers, extra_data)
+    if usps_rescans != 1 and not extra_writers:
+        raise ValueError("--usps-rescans only applies with --extra-writers.")
+    if not 0 <= usps_rescans <= 10:
+        raise ValueError(f"--usps-rescans must be between 0 and 10, got {usps_rescans}.")
+    data = data_description(subset, extra_usps, extra_writers, extra_data, usps_rescans)
     x_train, y_train, x_val, y_val, x_test, y_test = training_images(
-        data_dir, subset, extra_usps, training.seed, training.validation_split, extra_writers, extra_data)
+        data_dir, subset, extra_usps, training.seed, training.validation_split, extra_writers, extra_data,
+        usps_rescans)
     if resume_run:
         run_dir = _run_dir(resume_run)
         _check_same_recipe(run_dir, network, data, len(x_train), len(x_val))
@@ -290,11 +296,14 @@ def resume_and_record(run_id: str, *, epochs: int | None = None, data_dir: Path 
 
 
 def data_description(subset: int | None = None, extra_usps: bool = False, extra_writers: bool = False,
-                     extra_data: Path | None = None) -> dict[str, Any]:
-    """The ``data`` a run records: ``DATA_RECIPE``'s keys, ``extra_data`` only when a CSV was added."""
+                     extra_data: Path | None = None, usps_rescans: int = 1) -> dict[str, Any]:
+    """The ``data`` a run records: ``DATA_RECIPE``'s keys, ``extra_data`` only when a CSV was added and
+    ``usps_rescans`` only when it is not the default."""
     data: dict[str, Any] = {"subset": subset, "extra_usps": extra_usps, "extra_writers": extra_writers}
     if extra_data is not None:
         data["extra_data"] = str(extra_data)
+    if usps_rescans != 1:
+        data["usps_rescans"] = usps_rescans
     return data
 
 

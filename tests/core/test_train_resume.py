@@ -46,12 +46,22 @@ def test_resume_keeps_the_runs_name_network_and_data(isolated_dirs, mnist, capsy
 
 @pytest.mark.parametrize("extra", [["--preset", "fast"], ["--subset", "2000"], ["--seed", "1"],
                                    ["--name", "other"], ["--augment"], ["--extra-usps"], ["--extra-writers"],
-                                   ["--extra-data", "drawings.csv"]])
+                                   ["--extra-data", "drawings.csv"], ["--usps-rescans", "3"]])
 def test_resume_refuses_a_recipe_option(isolated_dirs, capsys, extra) -> None:
     assert cli.main(["train", "--resume", "any-run", *extra]) == cli.EXIT_USAGE
     error = capsys.readouterr().err
     assert f"{extra[0]} cannot go with --resume" in error and "keeps its own recipe" in error
     assert "Only --epochs, --out, --tensorboard, --data-dir and --quiet" in error
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--usps-rescans", "2"], "--usps-rescans only applies with --extra-writers."),
+    (["--extra-writers", "--usps-rescans", "11"], "--usps-rescans must be between 0 and 10, got 11."),
+])
+def test_usps_rescans_out_of_place_or_range_is_refused(isolated_dirs, capsys, extra, message) -> None:
+    assert cli.main(["train", "--preset", "tiny", "--subset", "100", *extra]) != cli.EXIT_OK
+    assert message in capsys.readouterr().err
+    assert not list(isolated_dirs["runs"].glob("*"))  # refused before a run was made
 
 
 def test_resume_keeps_the_extra_data_csv(isolated_dirs, mnist, capsys, tmp_path, monkeypatch) -> None:
