@@ -1,6 +1,6 @@
 """Streamlit pieces several pages show: the model picker, a prediction card, images of digits, explanations.
 
-Figures themselves are built in ``digit_core.figures``; this module only lays them out.
+Figures themselves are built in ``digit_core.views.figures``; this module only lays them out.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import numpy as np
 import streamlit as st
 
 import app_state
-from digit_core import figures, registry
+from digit_core.views import figures
+from digit_core.store import registry
 
 if TYPE_CHECKING:
-    from digit_core.explain import Explanation
-    from digit_core.jobs import TrainingSnapshot
-    from digit_core.number import NumberReading
-    from digit_core.predict import Prediction, Predictor
+    from digit_core.inference.explain import Explanation
+    from digit_core.training.jobs import TrainingSnapshot
+    from digit_core.inference.number import NumberReading
+    from digit_core.inference.predict import Prediction, Predictor
 
 
 def _model_label(info: registry.ModelInfo) -> str:
@@ -90,7 +91,7 @@ def drawing_downloads(drawing: np.ndarray, prediction: Prediction) -> None:
 
     The PNGs are made on a click, not on every stroke: the time from pen-up to answer stays as it was.
     """
-    from digit_core.downloads import png_bytes
+    from digit_core.views.downloads import png_bytes
 
     drawing_column, input_column = st.columns(2)
     drawing_column.download_button("Download the drawing (PNG)", lambda: png_bytes(drawing), file_name="drawing.png",
@@ -180,7 +181,7 @@ def why_this_answer(model_id: str, image: np.ndarray, key: str) -> None:
 
 def show_explanation(model_id: str, image: np.ndarray) -> None:
     """Saliency heatmaps for the answer and the runner-up, each network's reading, the feature maps."""
-    from digit_core.explain import SALIENCY_DESCRIPTION
+    from digit_core.inference.explain import SALIENCY_DESCRIPTION
 
     try:
         explanation = app_state.explainer(model_id).explain(image)

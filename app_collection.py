@@ -1,7 +1,7 @@
 """Streamlit pieces of the collection: label a reading (Draw), look through the drawings (Explore),
 fine-tune on them (Train).
 
-The collection itself is ``digit_core.collection``; this module only lays it out. A database that
+The collection itself is ``digit_core.store.collection``; this module only lays it out. A database that
 cannot be used is an ``st.error`` here, never a broken page: reading a drawing does not need it.
 """
 
@@ -13,12 +13,13 @@ import numpy as np
 import streamlit as st
 
 import app_state
-from digit_core import figures, registry
-from digit_core.collection import CollectionError, counts_by_person, labelled_drawing
+from digit_core.views import figures
+from digit_core.store import registry
+from digit_core.store.collection import CollectionError, counts_by_person, labelled_drawing
 
 if TYPE_CHECKING:
-    from digit_core.jobs import TrainingManager, TrainingSnapshot
-    from digit_core.predict import Prediction
+    from digit_core.training.jobs import TrainingManager, TrainingSnapshot
+    from digit_core.inference.predict import Prediction
 
 SAVED_MESSAGES = {"stored": "Saved as a {digit} (drawing #{id}). Thank you!",
                   "already stored": "Already saved as a {digit} (drawing #{id}).",
@@ -85,7 +86,7 @@ def collected_drawings() -> None:
 
 def _active_model_on(images: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
     """The active model's accuracy and confusions on the drawings; which it reads right (None: no model)."""
-    from digit_core.evaluate import evaluate
+    from digit_core.inference.evaluate import evaluate
 
     model_id = registry.active_model_id()
     st.subheader(f"The active model ({model_id}) on them")
@@ -136,9 +137,9 @@ def fine_tune_starter(manager: TrainingManager, running: bool) -> None:
 
 
 def _fine_tune_settings(manager: TrainingManager, running: bool) -> None:
-    from digit_core import zoo
-    from digit_core.finetune import FineTuneConfig, FineTuneRequest
-    from digit_core.jobs import TrainingBusyError
+    from digit_core.models import zoo
+    from digit_core.training.finetune import FineTuneConfig, FineTuneRequest
+    from digit_core.training.jobs import TrainingBusyError
 
     model_id = registry.active_model_id()
     try:
@@ -164,8 +165,8 @@ def _fine_tune_settings(manager: TrainingManager, running: bool) -> None:
 
 def fine_tune_result(snapshot: TrainingSnapshot, mine: bool) -> None:
     """A finished fine-tuning run's before-and-after report, and making it the active model."""
-    from digit_core.finetune import report_rows
-    from digit_core.jobs import make_active
+    from digit_core.training.finetune import report_rows
+    from digit_core.training.jobs import make_active
 
     rows = report_rows(snapshot.metrics)
     if not rows:

@@ -16,16 +16,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from digit_core import config, data, registry
-from digit_core.jobs import TrainingManager
-from digit_core.profile import DatasetProfile, profile_dataset
+from digit_core import config, data
+from digit_core.store import registry
+from digit_core.training.jobs import TrainingManager
+from digit_core.data.profile import DatasetProfile, profile_dataset
 
 if TYPE_CHECKING:
-    from digit_core.collection import Collection
-    from digit_core.csv_import import DigitsTable
-    from digit_core.evaluate import Evaluation
-    from digit_core.explain import Explainer
-    from digit_core.predict import Predictor
+    from digit_core.store.collection import Collection
+    from digit_core.data.csv_import import DigitsTable
+    from digit_core.inference.evaluate import Evaluation
+    from digit_core.inference.explain import Explainer
+    from digit_core.inference.predict import Predictor
 
 # Session-state keys.
 SESSION_ID = "session_id"  # opaque id of this browser session; only it may stop the run it started
@@ -66,7 +67,7 @@ PENDIGITS_SOURCES = {"pendigits training writers": "train", "pendigits held-out 
 OPTDIGITS_SOURCES = {"optdigits tra": "tra", "optdigits cv": "cv"}
 SOURCE_FAMILIES = (MNIST_SOURCES, USPS_SOURCES, PENDIGITS_SOURCES, OPTDIGITS_SOURCES)
 CSV_SOURCE = "Uploaded CSV"
-COLLECTION_SOURCE = "Collected drawings"  # the drawings labelled on the Draw page (digit_core.collection)
+COLLECTION_SOURCE = "Collected drawings"  # the drawings labelled on the Draw page (digit_core.store.collection)
 SOURCES = (*MNIST_SOURCES, *USPS_SOURCES, *PENDIGITS_SOURCES, *OPTDIGITS_SOURCES, CSV_SOURCE, COLLECTION_SOURCE)
 NO_MODEL_HELP = ("Train one with `python -m digit_core train --preset best --out models/default.keras` "
                  "(or on the Train page, then make it active), or pick another model.")
@@ -96,7 +97,7 @@ def keep_user_name() -> None:
 
 @st.cache_resource(show_spinner=False)
 def _collection_for(url: str) -> Collection:
-    from digit_core.collection import Collection
+    from digit_core.store.collection import Collection
 
     return Collection.open(url)
 
@@ -117,7 +118,7 @@ def training_manager() -> TrainingManager:
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=6)
 def _predictor_for_file(path: str, modified: float) -> Predictor:
-    from digit_core.predict import Predictor
+    from digit_core.inference.predict import Predictor
 
     return Predictor.from_file(path)
 
@@ -130,7 +131,7 @@ def predictor(model_id: str) -> Predictor:
 
 @st.cache_resource(show_spinner="Preparing the explanations…", max_entries=3)
 def _explainer_for_file(path: str, modified: float) -> Explainer:
-    from digit_core.explain import Explainer
+    from digit_core.inference.explain import Explainer
 
     return Explainer.from_file(path)
 
@@ -143,7 +144,7 @@ def explainer(model_id: str) -> Explainer:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _litert_for_file(path: str, modified: float) -> bytes:
-    from digit_core.export import export_bytes
+    from digit_core.models.export import export_bytes
 
     return export_bytes(_predictor_for_file(path, modified).model, "litert")
 
@@ -175,7 +176,7 @@ def usps(split: str) -> tuple[np.ndarray, np.ndarray]:
 @st.cache_resource(show_spinner="Preparing the USPS test digits the way MNIST was made…")
 def usps_test_as_mnist() -> tuple[np.ndarray, np.ndarray]:
     """USPS test digits through the preprocessing pipeline, as uint8 (N, 28, 28), with labels."""
-    from digit_core.writers import scan_as_mnist
+    from digit_core.data.writers import scan_as_mnist
 
     images, labels = usps("test")
     return scan_as_mnist(images), labels
@@ -198,7 +199,7 @@ def dataset(source: str) -> tuple[np.ndarray, np.ndarray]:
 def pen_writers(split: str) -> tuple[np.ndarray, np.ndarray]:
     """pendigits' training (``"train"``) or held-out writers' digits, each drawn once (seeded) and
     preprocessed: uint8 (N, 28, 28) and labels."""
-    from digit_core import writers
+    from digit_core.data import writers
 
     train, held_out = writers.split_pen_writers(data.load_pendigits())
     return writers.pen_digits_as_mnist(train if split == "train" else held_out, np.random.default_rng(0))
@@ -239,7 +240,7 @@ def to_url(parameter: str, value: object) -> None:
 def csv_digits(content: bytes, name: str) -> DigitsTable:
     """Images and labels (None without a label column) of an uploaded CSV; raises ``CsvFormatError``
     listing its problems."""
-    from digit_core.csv_import import read_digits_csv
+    from digit_core.data.csv_import import read_digits_csv
 
     stream = io.BytesIO(content)
     stream.name = name  # the reader's messages name the uploaded file
@@ -267,7 +268,7 @@ def csv_predictions(model_id: str, csv_content: bytes, csv_name: str) -> np.ndar
 
 @st.cache_data(show_spinner="Evaluating the model…", max_entries=8)
 def _evaluation_for_file(path: str, modified: float, on: str) -> Evaluation:
-    from digit_core.evaluate import evaluate
+    from digit_core.inference.evaluate import evaluate
 
     images, labels = usps_test_as_mnist() if on == "usps" else (mnist().x_test, mnist().y_test)
     return evaluate(_predictor_for_file(path, modified).probabilities, images, labels)
@@ -284,8 +285,8 @@ def layer_rows(network_json: str) -> list[dict]:
     """The layer table of a network config given as JSON (so the cache can key on it)."""
     import json
 
-    from digit_core import zoo
-    from digit_core.inspect_model import layer_table
+    from digit_core.models import zoo
+    from digit_core.models.inspect_model import layer_table
 
     return layer_table(zoo.build_network(zoo.network_from_dict(json.loads(network_json))))
 

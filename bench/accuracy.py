@@ -17,7 +17,7 @@ Sets (none of them is used for training):
   sklearn digits scans the 1,797 handwritten digits scikit-learn ships (UCI optdigits' test writers,
                        stored as 8×8 counts of a 32×32 bitmap), as dark-on-light scans with the
                        digit 16/32/64 px tall: a validation proxy, never training data
-  held-out pen writers pendigits' writers 25-30 (digit_core.writers.HELD_OUT_PEN_WRITERS, 1,498
+  held-out pen writers pendigits' writers 25-30 (digit_core.data.writers.HELD_OUT_PEN_WRITERS, 1,498
                        digits), each digit drawn twice as a Draw-page canvas
   optdigits cv         optdigits' cv file (946 digits, never trained on; UCI drew it from the same
                        writers as tra, so it may flatter), as dark-on-light scans 32/64 px tall
@@ -54,7 +54,7 @@ def usps_scans(images: np.ndarray, height: int, rng: np.random.Generator,
 
 def scan_conditions(images: np.ndarray, rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
     """The 48 px scans under harder conditions, and tight 16 px crops (USPS's own framing)."""
-    from digit_core.synthetic import lit_from_the_right
+    from digit_core.data.synthetic import lit_from_the_right
 
     def jpeg(scan: np.ndarray) -> np.ndarray:
         encoded = cv2.imencode(".jpg", scan, [cv2.IMWRITE_JPEG_QUALITY, 40])[1]
@@ -91,7 +91,7 @@ def optdigits_scans(images: np.ndarray, height: int) -> list[np.ndarray]:
 
 
 def mnist_canvases(images: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
-    from digit_core.synthetic import mnist_as_canvas
+    from digit_core.data.synthetic import mnist_as_canvas
 
     canvases = []
     for image in images:
@@ -106,7 +106,7 @@ def mnist_canvases(images: np.ndarray, rng: np.random.Generator) -> list[np.ndar
 
 
 def drawn_strokes(rng: np.random.Generator) -> tuple[list[np.ndarray], list[int]]:
-    from digit_core.synthetic import DIGIT_STROKES, render_strokes
+    from digit_core.data.synthetic import DIGIT_STROKES, render_strokes
 
     canvases, labels = [], []
     for digit, styles in DIGIT_STROKES.items():
@@ -148,7 +148,8 @@ def confusions(digits: list[int | None], labels: np.ndarray) -> str:
 
 def held_out_writer_sets(rng: np.random.Generator) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
     """pendigits' held-out writers as canvases, optdigits' cv file as scans (never trained on)."""
-    from digit_core import data, writers
+    from digit_core import data
+    from digit_core.data import writers
 
     _, pen_held_out = writers.split_pen_writers(data.load_pendigits())
     canvases = [writers.draw_pen_digit(digit, rng) for digit in pen_held_out for _ in range(2)]
@@ -176,7 +177,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-second-look", dest="second_look", action="store_false",
                         help="read every image once, as if the predictor never took a second look at "
-                             "an unsure reading (see digit_core.predict.SECOND_LOOK_BELOW)")
+                             "an unsure reading (see digit_core.inference.predict.SECOND_LOOK_BELOW)")
     args = parser.parse_args()
     if args.scan_draws < 1:
         parser.error(f"--scan-draws must be at least 1, got {args.scan_draws}")
@@ -184,7 +185,7 @@ def main() -> None:
     from sklearn.datasets import load_digits
 
     from digit_core import data
-    from digit_core.commands import load_predictor, resolve_model_path
+    from digit_core.workflows import load_predictor, resolve_model_path
 
     predictor = load_predictor(args.model)
     mnist = data.load_mnist()

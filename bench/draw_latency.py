@@ -55,7 +55,7 @@ def main() -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
     from playwright.sync_api import sync_playwright
 
-    from digit_core.synthetic import digit_styles, stroke_points_on_canvas
+    from digit_core.data.synthetic import digit_styles, stroke_points_on_canvas
     from tests.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
     from tests.e2e.driver import AppDriver
 

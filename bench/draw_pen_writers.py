@@ -29,9 +29,10 @@ ANSWER_TIMEOUT_MS = 20_000
 
 def chosen_drawings(count: int, seed: int) -> list[tuple[int, list[np.ndarray]]]:
     """(label, strokes in canvas pixels) of ``count`` held-out pen digits, the same number of each digit."""
-    from digit_core import data, writers
-    from digit_core.pendigits import strokes_in_unit_box
-    from digit_core.synthetic import stroke_points_on_canvas
+    from digit_core import data
+    from digit_core.data import writers
+    from digit_core.data.pendigits import strokes_in_unit_box
+    from digit_core.data.synthetic import stroke_points_on_canvas
 
     rng = np.random.default_rng(seed)
     _, held_out = writers.split_pen_writers(data.load_pendigits())

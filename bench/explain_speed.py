@@ -2,7 +2,7 @@
 
     python bench/explain_speed.py [--model ID_OR_PATH] [--repeats 50]
 
-Times ``Explainer.explain`` (``digit_core/explain.py``) on the 28×28 inputs of canvas drawings of
+Times ``Explainer.explain`` (``digit_core/inference/explain.py``) on the 28×28 inputs of canvas drawings of
 the ten digits, one after another: one TensorFlow call for the reading and every convolution's
 feature maps, and one batch of the drawing with each inked pixel erased in turn (occlusion) for
 both digits' saliency maps. Prints the
@@ -24,10 +24,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
 
-    from digit_core.commands import resolve_model_path
-    from digit_core.explain import Explainer
-    from digit_core.preprocess import preprocess
-    from digit_core.synthetic import digit_styles, render_strokes
+    from digit_core.workflows import resolve_model_path
+    from digit_core.inference.explain import Explainer
+    from digit_core.images.preprocess import preprocess
+    from digit_core.data.synthetic import digit_styles, render_strokes
 
     path = resolve_model_path(args.model)
     explainer = Explainer.from_file(path)

@@ -9,7 +9,7 @@
    do. Each save (``labelled_drawing`` + ``Collection.add``: the PNG, the 28×28, one transaction) is
    timed: that is what labelling adds to a click.
 2. Fine-tunes the model on those drawings, read back from the collection, with the app's recipe
-   (``digit_core.finetune``), mixed with MNIST training digits.
+   (``digit_core.training.finetune``), mixed with MNIST training digits.
 3. Reads the same writers' other digits (each drawn once as a canvas and prepared by the pipeline:
    one look) and the MNIST test set with the model before and after, and prints both.
 """
@@ -25,13 +25,14 @@ from pathlib import Path
 import numpy as np
 from common import model_argument, percentile
 
-from digit_core import data, zoo
-from digit_core.collection import Collection, labelled_drawing
-from digit_core.commands import resolve_model_path
-from digit_core.finetune import FineTuneConfig, compare_models, fine_tune
-from digit_core.pendigits import PenDigit
-from digit_core.predict import Predictor
-from digit_core.writers import draw_pen_digit, pen_digits_as_mnist, split_pen_writers
+from digit_core import data
+from digit_core.models import zoo
+from digit_core.store.collection import Collection, labelled_drawing
+from digit_core.workflows import resolve_model_path
+from digit_core.training.finetune import FineTuneConfig, compare_models, fine_tune
+from digit_core.data.pendigits import PenDigit
+from digit_core.inference.predict import Predictor
+from digit_core.data.writers import draw_pen_digit, pen_digits_as_mnist, split_pen_writers
 
 
 def pick_per_digit(digits: list[PenDigit], per_digit: int, rng: np.random.Generator) -> tuple[list[int], list[int]]:

@@ -3,7 +3,7 @@ with each rule switched off in turn, through the project's own predict path.
 
     python bench/heuristics.py [--model ID_OR_PATH] [--seed 0]
 
-Rules (digit_core.preprocess / digit_core.predict):
+Rules (digit_core.images.preprocess / digit_core.inference.predict):
   second look        an unsure reading (< 0.6) is averaged with the image read deskewed and with its
                      strokes as drawn
   stroke width       strokes thickened or thinned to MNIST's width (at reading time only: the
@@ -63,8 +63,10 @@ def main() -> None:
 
     from sklearn.datasets import load_digits
 
-    from digit_core import data, predict, preprocess
-    from digit_core.commands import load_predictor, resolve_model_path
+    from digit_core import data
+    from digit_core.inference import predict
+    from digit_core.images import preprocess
+    from digit_core.workflows import load_predictor, resolve_model_path
 
     predictor = load_predictor(args.model)
     rng = np.random.default_rng(args.seed)

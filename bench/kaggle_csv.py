@@ -56,8 +56,8 @@ def core_path(content: bytes) -> tuple[float, int, int]:
     """(seconds, tracemalloc peak bytes, images) of parsing and profiling the file's bytes."""
     import io
 
-    from digit_core.csv_import import read_digits_csv
-    from digit_core.profile import profile_dataset
+    from digit_core.data.csv_import import read_digits_csv
+    from digit_core.data.profile import profile_dataset
 
     tracemalloc.start()
     started = time.perf_counter()

@@ -22,9 +22,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args()
 
-    from digit_core.commands import load_predictor
-    from digit_core.preprocess import preprocess
-    from digit_core.synthetic import digit_styles, render_strokes
+    from digit_core.workflows import load_predictor
+    from digit_core.images.preprocess import preprocess
+    from digit_core.data.synthetic import digit_styles, render_strokes
 
     predictor = load_predictor(args.model)
     canvases = [render_strokes(digit_styles(digit)[0], background="transparent", ink=(0, 0, 0))

@@ -5,7 +5,7 @@
 
 Runs in one process, as the app's server does: ``--threads`` threads (one per browser session) each
 classify ``--requests`` canvas drawings with the Draw page's call (``predict_image(..., keep_steps=True)``)
-on one shared predictor. Measured twice: idle, then while ``digit_core.jobs.TrainingManager`` trains
+on one shared predictor. Measured twice: idle, then while ``digit_core.training.jobs.TrainingManager`` trains
 ``--train-preset`` in a background thread, as the Train page does. Prints p50, p95 and max latency in
 milliseconds and the throughput. The training run goes to a temporary directory and is stopped at the end.
 """
@@ -58,8 +58,8 @@ def describe(label: str, latencies: list[float], seconds: float) -> str:
 
 def start_training(preset: str, subset: int, runs_root: Path):
     """A TrainingManager training ``preset`` in the background, once its first batch is done."""
-    from digit_core import zoo
-    from digit_core.jobs import TrainingManager, TrainingRequest
+    from digit_core.models import zoo
+    from digit_core.training.jobs import TrainingManager, TrainingRequest
 
     entry = zoo.get_entry(preset)
     # Enough epochs to outlast the measurement; the run is stopped when it is done.
@@ -90,8 +90,8 @@ def main() -> None:
     parser.add_argument("--no-training", action="store_true", help="measure the idle phase only")
     args = parser.parse_args()
 
-    from digit_core.commands import load_predictor
-    from digit_core.synthetic import digit_styles, render_strokes
+    from digit_core.workflows import load_predictor
+    from digit_core.data.synthetic import digit_styles, render_strokes
 
     predictor = load_predictor(args.model)
     # Canvas drawings as the browser returns them: (280, 280, 4) RGBA, black ink on transparent.

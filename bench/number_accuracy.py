@@ -17,7 +17,7 @@ digit were found and cut out perfectly: every digit read right when drawn alone 
 digits: people in no training set. ``--writers training`` takes pendigits' training writers and
 MNIST *train* digits: the set the segmentation's rules were looked at on.
 
-The canvases are written as PNG files and read by ``digit_core.commands.predict_files(number=True)``,
+The canvases are written as PNG files and read by ``digit_core.workflows.predict_files(number=True)``,
 what the CLI prints. The time of one 5-digit number is measured in-process (``read_number`` on the
 canvas already in memory), over 5-digit canvases of the same kind. ``--numbers 0`` times only.
 """
@@ -60,7 +60,7 @@ class WrittenNumber:
 def digit_sources(writers: str) -> dict[str, list[dict[int, list]]]:
     """Pen writers (each a {label: [PenDigit]}) and one MNIST pool ({label: [28×28 images]})."""
     from digit_core import data
-    from digit_core.writers import split_pen_writers
+    from digit_core.data.writers import split_pen_writers
 
     training, held_out = split_pen_writers(data.load_pendigits())
     pen_digits = held_out if writers == "held-out" else training
@@ -75,8 +75,8 @@ def digit_sources(writers: str) -> dict[str, list[dict[int, list]]]:
 
 def random_number(source: str, pools: list[dict[int, list]], length: int, rng: np.random.Generator) -> WrittenNumber:
     """One number of ``length`` random digits, by one writer (pen) or from MNIST, on a Number canvas."""
-    from digit_core.number_canvas import NUMBER_CANVAS, TOUCHING, compose_number, mnist_ink, strokes_ink
-    from digit_core.pendigits import strokes_in_unit_box
+    from digit_core.images.number_canvas import NUMBER_CANVAS, TOUCHING, compose_number, mnist_ink, strokes_ink
+    from digit_core.data.pendigits import strokes_in_unit_box
 
     pool = pools[rng.integers(len(pools))]
     labels = [int(rng.integers(10)) for _ in range(length)]
@@ -116,8 +116,8 @@ def make_numbers(writers: str, count: int, seed: int, lengths: tuple[int, ...] =
 
 
 def read_through_the_cli_path(model: str | None, numbers: list[WrittenNumber], save: Path | None) -> list[dict]:
-    """Each canvas written as a PNG file and read by ``commands.predict_files(number=True)``."""
-    from digit_core import commands
+    """Each canvas written as a PNG file and read by ``workflows.predict_files(number=True)``."""
+    from digit_core import workflows
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = save or Path(scratch)
@@ -126,13 +126,13 @@ def read_through_the_cli_path(model: str | None, numbers: list[WrittenNumber], s
         for index, number in enumerate(numbers):
             paths.append(str(folder / f"{index:04d}-{number.source}-{number.digits}.png"))
             cv2.imwrite(paths[-1], cv2.cvtColor(number.canvas, cv2.COLOR_RGBA2BGRA))
-        return list(commands.predict_files(model, paths, number=True))
+        return list(workflows.predict_files(model, paths, number=True))
 
 
 def read_one_by_one(predictor, number: WrittenNumber) -> bool:
     """Whether every digit of the number is read right when drawn alone (``predict_image``): what
     a perfect finding and cutting of the digits would give."""
-    from digit_core.number_canvas import as_canvas
+    from digit_core.images.number_canvas import as_canvas
 
     return all(predictor.predict_image(as_canvas(np.pad(ink, 20))).digit == int(digit)
                for ink, digit in zip(number.inks, number.digits))
@@ -159,7 +159,7 @@ def report(numbers: list[WrittenNumber], lines: list[dict], alone: list[bool]) -
 
 def time_five_digit_numbers(predictor, numbers: list[WrittenNumber], repeats: int = 5) -> list[float]:
     """Milliseconds of ``read_number`` on each canvas, ``repeats`` times after a warm-up."""
-    from digit_core.number import read_number
+    from digit_core.inference.number import read_number
 
     timings = []
     for number in numbers:
@@ -181,9 +181,9 @@ def main() -> None:
     parser.add_argument("--save", type=Path, default=None, help="keep the canvases (PNG) in this directory")
     args = parser.parse_args()
 
-    from digit_core import commands
+    from digit_core import workflows
 
-    predictor = commands.load_predictor(args.model)
+    predictor = workflows.load_predictor(args.model)
     if args.numbers:
         numbers = make_numbers(args.writers, args.numbers, args.seed)
         started = time.perf_counter()

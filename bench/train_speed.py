@@ -17,10 +17,11 @@ import common  # noqa: F401  (puts the project on the import path, quiets Tensor
 
 
 def train_and_test(preset: str, seed: int, epochs: int | None) -> tuple[float, float, int]:
-    from digit_core import data, zoo
-    from digit_core.evaluate import evaluate
-    from digit_core.predict import Predictor
-    from digit_core.train import train
+    from digit_core import data
+    from digit_core.models import zoo
+    from digit_core.inference.evaluate import evaluate
+    from digit_core.inference.predict import Predictor
+    from digit_core.training.train import train
 
     entry = zoo.get_entry(preset)
     training = zoo.with_overrides(entry.training, seed=seed, epochs=epochs)

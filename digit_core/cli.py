@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from digit_core import __version__, config, zoo
+from digit_core import __version__, config
+from digit_core.models import zoo
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_PRESET = "fast"
@@ -232,7 +233,7 @@ def _int_tuple(text: str) -> tuple[int, ...]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from digit_core import commands
+    from digit_core import workflows
 
     if args.resume:
         given = [f"--{option.replace('_', '-')}" for option in RECIPE_OPTIONS
@@ -241,11 +242,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"{', '.join(given)} cannot go with --resume: a resumed run keeps its own recipe "
                              "(network, training settings, data, name). Only --epochs, --out, --tensorboard, "
                              "--data-dir and --quiet may be given with it; start a new run to change the recipe.")
-        summary = commands.resume_and_record(args.resume, epochs=args.epochs, data_dir=args.data_dir, out=args.out,
+        summary = workflows.resume_and_record(args.resume, epochs=args.epochs, data_dir=args.data_dir, out=args.out,
                                              tensorboard=args.tensorboard, progress=not args.quiet)
     else:
         network, training = _configs_from_args(args)
-        summary = commands.train_and_record(
+        summary = workflows.train_and_record(
             network, training, name=args.name or args.preset or DEFAULT_PRESET, data_dir=args.data_dir,
             subset=args.subset, extra_usps=args.extra_usps, out=args.out, tensorboard=args.tensorboard,
             progress=not args.quiet, extra_writers=args.extra_writers, extra_data=args.extra_data,
@@ -269,17 +270,17 @@ def _configs_from_args(args: argparse.Namespace) -> tuple[zoo.NetworkConfig, zoo
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:
-    from digit_core import commands
+    from digit_core import workflows
 
-    summary = commands.ensemble_and_record(args.members, out=args.out, name=args.name, data_dir=args.data_dir)
+    summary = workflows.ensemble_and_record(args.members, out=args.out, name=args.name, data_dir=args.data_dir)
     print(json.dumps(summary, indent=2))
     return EXIT_OK
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from digit_core import commands
+    from digit_core import workflows
 
-    result = commands.export_model(args.model, args.export_format, args.out, data_dir=args.data_dir)
+    result = workflows.export_model(args.model, args.export_format, args.out, data_dir=args.data_dir)
     if args.json:
         print(json.dumps(result))
     else:
@@ -291,12 +292,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from digit_core import commands
-    from digit_core.progress import Progress
+    from digit_core import workflows
+    from digit_core.training.progress import Progress
 
     progress = None if args.quiet else Progress(None, "evaluate", "images")
     try:
-        result = commands.evaluate_model(args.model, dataset=args.dataset, data_dir=args.data_dir,
+        result = workflows.evaluate_model(args.model, dataset=args.dataset, data_dir=args.data_dir,
                                          on_images=progress.update_to if progress else None)
     finally:
         if progress is not None:
@@ -310,15 +311,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from digit_core import commands
-    from digit_core.progress import Progress
+    from digit_core import workflows
+    from digit_core.training.progress import Progress
 
     failed = False
     progress = None
     if not args.quiet and len(args.images) >= PROGRESS_FROM_FILES:
         progress = Progress(len(args.images), "predict", "files")
     try:
-        for line in commands.predict_files(args.model, args.images, number=args.number):
+        for line in workflows.predict_files(args.model, args.images, number=args.number):
             failed = failed or "error" in line
             text = json.dumps(line) if args.json else (_number_text(line) if args.number else _prediction_text(line))
             if progress is None:
@@ -351,10 +352,10 @@ def _number_text(line: dict[str, Any]) -> str:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from digit_core import commands
+    from digit_core import workflows
 
     failed = False
-    for line in commands.explain_files(args.model, args.images):
+    for line in workflows.explain_files(args.model, args.images):
         failed = failed or "error" in line
         if args.json:
             print(json.dumps(line), flush=True)
@@ -377,7 +378,7 @@ def _ascii_map(saliency: list[list[float]]) -> str:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from digit_core import registry
+    from digit_core.store import registry
 
     entries = registry.list_models()
     rows: list[dict[str, Any]] = [
@@ -397,8 +398,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from digit_core import compare
-    from digit_core.progress import Progress
+    from digit_core.study import compare
+    from digit_core.training.progress import Progress
 
     # A quick run never overwrites the full study's results, which the Compare page shows.
     default_name = "comparison-quick.json" if args.quick else "comparison.json"
@@ -464,7 +465,7 @@ def _collection_errors(handler):
 
     @functools.wraps(handler)
     def guarded(args: argparse.Namespace) -> int:
-        from digit_core.collection import CollectionError
+        from digit_core.store.collection import CollectionError
 
         try:
             return handler(args)
@@ -478,10 +479,10 @@ def _collection_errors(handler):
 def _cmd_collection_add(args: argparse.Namespace) -> int:
     import getpass
 
-    from digit_core import commands
+    from digit_core import workflows
 
     failed = False
-    for line in commands.collect_files(args.model, args.images, args.label, args.who or getpass.getuser()):
+    for line in workflows.collect_files(args.model, args.images, args.label, args.who or getpass.getuser()):
         if "error" in line:
             failed = True
             print(f"{line['path']}: error: {line['error']} Nothing was stored for it.", file=sys.stderr, flush=True)
@@ -495,7 +496,7 @@ def _cmd_collection_add(args: argparse.Namespace) -> int:
 
 @_collection_errors
 def _cmd_collection_list(args: argparse.Namespace) -> int:
-    from digit_core.collection import Collection
+    from digit_core.store.collection import Collection
 
     collection = Collection.open()
     try:
@@ -516,9 +517,9 @@ def _cmd_collection_list(args: argparse.Namespace) -> int:
 
 @_collection_errors
 def _cmd_collection_export(args: argparse.Namespace) -> int:
-    from digit_core import commands
+    from digit_core import workflows
 
-    result = commands.export_collection(args.out)
+    result = workflows.export_collection(args.out)
     plural = "" if result["drawings"] == 1 else "s"
     print(f"Wrote {result['drawings']} drawing{plural} to {result['out']}.")
     return EXIT_OK
@@ -526,7 +527,7 @@ def _cmd_collection_export(args: argparse.Namespace) -> int:
 
 @_collection_errors
 def _cmd_collection_delete(args: argparse.Namespace) -> int:
-    from digit_core.collection import Collection
+    from digit_core.store.collection import Collection
 
     collection = Collection.open()
     try:

@@ -5,9 +5,9 @@ from pathlib import Path
 import streamlit as st
 
 import app_state
-from digit_core import compare_figures as figures
+from digit_core.study import figures
 from digit_core import config
-from digit_core.compare import ComparisonFileError, conclusions, load_comparison
+from digit_core.study.compare import ComparisonFileError, conclusions, load_comparison
 
 
 @st.cache_data(show_spinner=False)

@@ -7,9 +7,9 @@ import app_state
 from app_charts import (drawing_downloads, load_predictor, offer_number_mode, pick_model, show_number,
                         show_prediction, why_this_answer)
 from app_collection import label_buttons, name_field
-from digit_core.imageio import ACCEPTED_EXTENSIONS, ACCEPTED_NAMES, ImageDecodeError, decode_image
-from digit_core.number import count_digits, read_number
-from digit_core.predict import Prediction, Predictor
+from digit_core.images.imageio import ACCEPTED_EXTENSIONS, ACCEPTED_NAMES, ImageDecodeError, decode_image
+from digit_core.inference.number import count_digits, read_number
+from digit_core.inference.predict import Prediction, Predictor
 
 CANVAS_SIDE = 280
 NUMBER_CANVAS_WIDTH = 700  # a number's canvas: room for a few digits side by side

@@ -5,7 +5,8 @@ import streamlit as st
 
 import app_state
 from app_charts import digit_images, pick_model, show_explanation
-from digit_core import downloads, figures, registry
+from digit_core.views import downloads, figures
+from digit_core.store import registry
 from digit_core.data import DataNotFoundError
 
 GALLERY_SIZE = 30

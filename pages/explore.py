@@ -6,10 +6,11 @@ import streamlit as st
 import app_state
 from app_charts import pick_model
 from app_collection import collected_drawings
-from digit_core import downloads, figures, registry, report
-from digit_core.csv_import import CsvFormatError
+from digit_core.views import downloads, figures, report
+from digit_core.store import registry
+from digit_core.data.csv_import import CsvFormatError
 from digit_core.data import DataNotFoundError, label_counts
-from digit_core.profile import sample_indices
+from digit_core.data.profile import sample_indices
 
 DIGITS = ["any", *range(10)]
 COUNTS = range(10, 101, 10)

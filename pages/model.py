@@ -5,8 +5,8 @@ import streamlit as st
 
 import app_state
 from app_charts import load_predictor, pick_model
-from digit_core import figures
-from digit_core.inspect_model import first_layer_filters, layer_table, weight_arrays
+from digit_core.views import figures
+from digit_core.models.inspect_model import first_layer_filters, layer_table, weight_arrays
 
 app_state.use_app_navigation()
 st.title("Inside a model")

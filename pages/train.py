@@ -7,8 +7,11 @@ import streamlit as st
 import app_state
 from app_charts import show_training
 from app_collection import fine_tune_result, fine_tune_starter
-from digit_core import compose, config, figures, runs, zoo
-from digit_core.jobs import TrainingBusyError, TrainingRequest, make_active
+from digit_core.models import compose, zoo
+from digit_core import config
+from digit_core.views import figures
+from digit_core.training import runs
+from digit_core.training.jobs import TrainingBusyError, TrainingRequest, make_active
 
 SUBSETS = (2_000, 10_000, 30_000, 60_000)
 

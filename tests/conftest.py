@@ -32,8 +32,9 @@ def mnist():
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory, mnist) -> Path:
     """A models directory holding ``default.keras``: the ``tiny`` preset trained for one epoch."""
-    from digit_core import registry, zoo
-    from digit_core.train import train
+    from digit_core.store import registry
+    from digit_core.models import zoo
+    from digit_core.training.train import train
 
     entry = zoo.get_entry("tiny")
     result = train(entry.network, entry.training, mnist.x_train[:3000], mnist.y_train[:3000],
@@ -99,7 +100,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         pytest.skip("DIGIT_TEST_PG_URL is not set (.ci/run starts PostgreSQL and sets it)")
     import sqlalchemy as sa
 
-    from digit_core.collection import metadata
+    from digit_core.store.collection import metadata
 
     engine = sa.create_engine(url)
     try:

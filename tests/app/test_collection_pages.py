@@ -15,12 +15,14 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import app_state
-from digit_core import config, registry, runs
-from digit_core.atomic import atomic_write_json
-from digit_core.collection import Collection, LabelledDrawing
-from digit_core.finetune import FineTuneRequest
-from digit_core.jobs import TrainingSnapshot
-from digit_core.synthetic import digit_styles, render_strokes
+from digit_core import config
+from digit_core.store import registry
+from digit_core.training import runs
+from digit_core.store.atomic import atomic_write_json
+from digit_core.store.collection import Collection, LabelledDrawing
+from digit_core.training.finetune import FineTuneRequest
+from digit_core.training.jobs import TrainingSnapshot
+from digit_core.data.synthetic import digit_styles, render_strokes
 
 GARBAGE = b"not a database, just some bytes\n" * 300
 

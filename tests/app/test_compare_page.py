@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from digit_core import compare_figures
+from digit_core.study import figures as compare_figures
 from digit_core.config import RESULTS_DIR_ENV
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_core import figures
-from digit_core.runs import RunInfo
+from digit_core.views import figures
+from digit_core.training.runs import RunInfo
 
 
 def test_label_counts_has_one_trace_per_split_with_the_counts() -> None:

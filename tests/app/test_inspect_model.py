@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digit_core import inspect_model, zoo
+from digit_core.models import inspect_model, zoo
 
 
 def test_cnn_layer_table_explains_each_parameter_count() -> None:
@@ -34,7 +34,7 @@ def test_mlp_weights_and_templates() -> None:
 
 
 def test_ensemble_lists_each_members_layers() -> None:
-    from digit_core.ensemble import average_models
+    from digit_core.models.ensemble import average_models
 
     members = [zoo.build_network(zoo.get_entry("tiny").network) for _ in range(2)]
     model = average_models(members)

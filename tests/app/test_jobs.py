@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from digit_core import registry, runs, zoo
-from digit_core.atomic import read_json
-from digit_core.jobs import TrainingBusyError, TrainingManager, TrainingRequest, make_active
+from digit_core.store import registry
+from digit_core.training import runs
+from digit_core.models import zoo
+from digit_core.store.atomic import read_json
+from digit_core.training.jobs import TrainingBusyError, TrainingManager, TrainingRequest, make_active
 
 pytestmark = pytest.mark.slow  # real (tiny) training runs
 

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from digit_core import config, synthetic
-from digit_core.number_canvas import TOUCHING, compose_number, strokes_ink
+from digit_core import config
+from digit_core.data import synthetic
+from digit_core.images.number_canvas import TOUCHING, compose_number, strokes_ink
 
 NO_MODEL_HINT = "python -m digit_core train --preset best --out models/default.keras"
 
@@ -58,7 +59,7 @@ def test_uploads_get_a_card_each_and_a_bad_file_an_error(open_page, tiny_model: 
 
 
 def test_the_uploader_takes_every_format_the_core_decodes(open_page, tiny_model: str) -> None:
-    from digit_core.imageio import ACCEPTED_EXTENSIONS
+    from digit_core.images.imageio import ACCEPTED_EXTENSIONS
 
     at = open_page("draw").run()
     assert set(at.file_uploader[0].proto.type) == {f".{extension}" for extension in ACCEPTED_EXTENSIONS}
@@ -72,8 +73,8 @@ def _render_prediction(probabilities: list[float] | None, second_looks: tuple[st
     import numpy as np
 
     from app_charts import show_prediction
-    from digit_core.predict import Prediction
-    from digit_core.preprocess import Preprocessed
+    from digit_core.inference.predict import Prediction
+    from digit_core.images.preprocess import Preprocessed
 
     if probabilities is None:
         prepared = Preprocessed(None, False, "No digit found: the image is blank.")
@@ -154,8 +155,8 @@ def _render_downloads(found: bool) -> None:
     import numpy as np
 
     from app_charts import drawing_downloads
-    from digit_core.predict import Prediction
-    from digit_core.preprocess import Preprocessed
+    from digit_core.inference.predict import Prediction
+    from digit_core.images.preprocess import Preprocessed
 
     drawing = np.full((280, 280, 4), 255, np.uint8)
     drawing[100:180, 130:150, :3] = 0  # a black stroke on white

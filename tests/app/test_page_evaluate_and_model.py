@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import app_state
-from digit_core import registry
-from digit_core.evaluate import evaluate
-from digit_core.predict import Predictor
+from digit_core.store import registry
+from digit_core.inference.evaluate import evaluate
+from digit_core.inference.predict import Predictor
 
 
 @pytest.mark.parametrize("page", ["evaluate", "model"])
@@ -72,7 +72,7 @@ def test_a_picked_test_image_is_explained(open_page, tiny_model: str) -> None:
 
 
 def test_model_page_offers_the_model_for_keras_onnx_and_litert(open_page, tiny_model: str, app_dirs, mnist) -> None:
-    from digit_core.export import litert_reader
+    from digit_core.models.export import litert_reader
 
     at = open_page("model").run()
     assert not at.exception

@@ -110,8 +110,8 @@ def test_csv_uploads_have_their_own_larger_limit(open_page, mnist) -> None:
 
 def test_an_unlabelled_csv_is_explored_read_and_downloaded_as_a_kaggle_submission(
         open_page, tiny_model, mnist, downloaded) -> None:
-    from digit_core.predict import Predictor
-    from digit_core import registry
+    from digit_core.inference.predict import Predictor
+    from digit_core.store import registry
 
     at = _upload(open_page("explore").run(), "test.csv", _csv(mnist.x_test[:40]))
     assert not at.exception and not at.error

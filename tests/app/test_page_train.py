@@ -10,9 +10,11 @@ from types import MappingProxyType
 import pytest
 
 import app_state
-from digit_core import config, registry, runs
-from digit_core.atomic import atomic_write_json
-from digit_core.jobs import TrainingBusyError, TrainingSnapshot
+from digit_core import config
+from digit_core.store import registry
+from digit_core.training import runs
+from digit_core.store.atomic import atomic_write_json
+from digit_core.training.jobs import TrainingBusyError, TrainingSnapshot
 
 
 class StubManager:

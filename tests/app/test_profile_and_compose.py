@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digit_core import compose, zoo
-from digit_core.profile import profile_dataset, sample_indices
+from digit_core.models import compose, zoo
+from digit_core.data.profile import profile_dataset, sample_indices
 
 
 @pytest.fixture

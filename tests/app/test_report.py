@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 
-from digit_core import report
-from digit_core.profile import profile_dataset
+from digit_core.views import report
+from digit_core.data.profile import profile_dataset
 
 
 def _report() -> str:

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from digit_core.atomic import atomic_write_bytes, atomic_write_json, read_json
+from digit_core.store.atomic import atomic_write_bytes, atomic_write_json, read_json
 
 
 def test_written_files_are_complete_and_readable_by_others(tmp_path) -> None:
@@ -23,7 +23,7 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch) -> None:
     def no_space(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("digit_core.atomic.os.replace", no_space)
+    monkeypatch.setattr("digit_core.store.atomic.os.replace", no_space)
     with pytest.raises(OSError, match=r"Cannot write .*model.bin: No space left on device"):
         atomic_write_bytes(path, b"new")
     assert path.read_bytes() == b"old"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from digit_core.augment import augment_images
+from digit_core.data.augment import augment_images
 
 
 def test_augmentation_keeps_shape_and_ink(mnist) -> None:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_core.synthetic import digit_styles, render_strokes
+from digit_core.data.synthetic import digit_styles, render_strokes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -62,7 +62,7 @@ def test_predict_with_only_good_files_exits_zero(isolated_dirs, images) -> None:
 
 def test_predict_number_json_reads_each_digit_left_to_right(isolated_dirs, images, tmp_path,
                                                             shipped_model_path) -> None:
-    from digit_core.number_canvas import TOUCHING, compose_number, strokes_ink
+    from digit_core.images.number_canvas import TOUCHING, compose_number, strokes_ink
 
     inks = [strokes_ink(digit_styles(digit)[0], 120, 12) for digit in (4, 2, 7)]
     canvas, boxes = compose_number(inks, [TOUCHING, 50])  # the 4 and the 2 touch

@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_core.collection import Collection
-from digit_core.csv_import import read_digits_csv, write_digits_csv
-from digit_core.synthetic import digit_styles, render_strokes
+from digit_core.store.collection import Collection
+from digit_core.data.csv_import import read_digits_csv, write_digits_csv
+from digit_core.data.synthetic import digit_styles, render_strokes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -122,7 +122,9 @@ def test_a_corrupt_database_is_one_clear_line(cli) -> None:
 
 
 def test_train_with_extra_data_adds_the_csv_images(cli, mnist, tmp_path: Path) -> None:
-    from digit_core import data, runs, zoo
+    from digit_core import data
+    from digit_core.training import runs
+    from digit_core.models import zoo
 
     extra = tmp_path / "extra.csv"
     write_digits_csv(extra, mnist.x_test[:30], mnist.y_test[:30])

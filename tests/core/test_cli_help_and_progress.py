@@ -11,9 +11,11 @@ from pathlib import Path
 import cv2
 import pytest
 
-from digit_core import __version__, cli, compare, zoo
-from digit_core.progress import Progress, training_progress
-from digit_core.synthetic import digit_styles, render_strokes
+from digit_core import __version__, cli
+from digit_core.study import compare
+from digit_core.models import zoo
+from digit_core.training.progress import Progress, training_progress
+from digit_core.data.synthetic import digit_styles, render_strokes
 
 
 class Terminal(io.StringIO):

@@ -15,12 +15,12 @@ import pytest
 import sqlalchemy as sa
 
 from digit_core import config
-from digit_core.collection import (SCHEMA_VERSION, Collection, CollectionError, CollectionFullError,
+from digit_core.store.collection import (SCHEMA_VERSION, Collection, CollectionError, CollectionFullError,
                                    RateLimitError, check_label, counts_by_person, labelled_drawing,
                                    schema_table)
-from digit_core.predict import Prediction
-from digit_core.preprocess import Preprocessed
-from digit_core.synthetic import digit_styles, render_strokes
+from digit_core.inference.predict import Prediction
+from digit_core.images.preprocess import Preprocessed
+from digit_core.data.synthetic import digit_styles, render_strokes
 
 
 def drawing_of(digit: int, style: int = 0) -> np.ndarray:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from digit_core import cli, compare, study, zoo
-from digit_core.compare import ComparisonFileError, conclusions, load_comparison
-from digit_core.study import FULL, QUICK, StudyScale
+from digit_core import cli
+from digit_core.study import compare, specs as study
+from digit_core.models import zoo
+from digit_core.study.compare import ComparisonFileError, conclusions, load_comparison
+from digit_core.study.specs import FULL, QUICK, StudyScale
 
 # Small enough that the real run below takes well under a minute on two busy cores.
 TEST_SCALE = StudyScale("test", train_size=800, validation_size=200, test_size=300, base_epochs=1,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digit_core import downloads
+from digit_core.views import downloads
 
 
 def _decoded(png: bytes) -> np.ndarray:

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_core import cli, registry, zoo
-from digit_core.commands import ensemble_and_record
-from digit_core.predict import Predictor
+from digit_core import cli
+from digit_core.store import registry
+from digit_core.models import zoo
+from digit_core.workflows import ensemble_and_record
+from digit_core.inference.predict import Predictor
 
 
 @pytest.fixture
@@ -72,7 +74,7 @@ def test_members_with_different_normalisations_are_refused(members, isolated_dir
 
 
 def test_members_sharing_a_recipe_record_it(members, isolated_dirs) -> None:
-    from digit_core.ensemble import build_ensemble
+    from digit_core.models.ensemble import build_ensemble
 
     recipe = {"normalization": "scale", "epochs": 15, "optimizer": "adam", "augment": True}
     paths = []

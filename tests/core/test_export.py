@@ -17,7 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _keras_accuracy(models_dir: Path, mnist) -> float:
-    from digit_core import registry
+    from digit_core.store import registry
 
     model = registry.load("default", models_dir=models_dir)
     x = mnist.x_test[..., np.newaxis].astype(np.float32) / 255  # the tiny model's "scale" normalisation

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from digit_core import config
-from digit_core.imageio import ImageDecodeError, decode_image, read_image_file
+from digit_core.images.imageio import ImageDecodeError, decode_image, read_image_file
 
 
 def _encode(image: Image.Image, image_format: str = "PNG", **options) -> bytes:

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_core.number_canvas import NUMBER_CANVAS, TOUCHING, compose_number, mnist_ink, strokes_ink
-from digit_core.synthetic import digit_styles
+from digit_core.images.number_canvas import NUMBER_CANVAS, TOUCHING, compose_number, mnist_ink, strokes_ink
+from digit_core.data.synthetic import digit_styles
 
 
 def _parts(canvas: np.ndarray) -> int:

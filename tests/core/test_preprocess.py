@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_core.preprocess import Preprocessed, preprocess, preprocess_batch
-from digit_core.synthetic import digit_styles, lit_from_the_right, render_strokes
+from digit_core.images.preprocess import Preprocessed, preprocess, preprocess_batch
+from digit_core.data.synthetic import digit_styles, lit_from_the_right, render_strokes
 
 ALL_STYLES = [(digit, index) for digit in range(10) for index in range(len(digit_styles(digit)))]
 

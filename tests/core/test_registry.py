@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digit_core import registry
+from digit_core.store import registry
 
 
 def test_lists_saved_models_with_metadata(isolated_dirs) -> None:
@@ -61,8 +61,8 @@ def test_save_is_atomic_and_keeps_the_old_model_on_failure(isolated_dirs, monkey
 
 
 def test_runs_are_listed_and_promotable(isolated_dirs, mnist) -> None:
-    from digit_core import zoo
-    from digit_core.train import train
+    from digit_core.models import zoo
+    from digit_core.training.train import train
 
     entry = zoo.get_entry("tiny")
     run_dir = isolated_dirs["runs"] / "run-1"
@@ -104,7 +104,7 @@ def _sha256(path) -> str:
 def test_the_sidecar_names_the_model_file_and_its_onnx_export_with_their_digests(isolated_dirs, mnist) -> None:
     import numpy as np
 
-    from digit_core.export import onnx_reader
+    from digit_core.models.export import onnx_reader
 
     models = isolated_dirs["models"]
     model = registry.load("default")
@@ -121,7 +121,7 @@ def test_the_sidecar_names_the_model_file_and_its_onnx_export_with_their_digests
 
 
 def test_a_save_cut_off_before_its_model_file_lands_is_refused_not_misread(isolated_dirs) -> None:
-    from digit_core import atomic
+    from digit_core.store import atomic
 
     models = isolated_dirs["models"]
     old_model = (models / "default.keras").read_bytes()
@@ -144,7 +144,7 @@ def test_a_save_cut_off_before_its_model_file_lands_is_refused_not_misread(isola
     (entry,) = registry.list_models()
     assert "describes another version" in entry.broken
     # The CLI's way in refuses it too, rather than guess the model's normalisation.
-    from digit_core.predict import Predictor
+    from digit_core.inference.predict import Predictor
 
     with pytest.raises(registry.ModelLoadError, match="metadata is unreadable.*describes another version"):
         Predictor.from_file(models / "default.keras")
@@ -174,8 +174,8 @@ def test_a_save_cut_off_after_the_export_serves_the_old_model(isolated_dirs, mon
     """The new .onnx is in place, the sidecar and .keras are not: the old model is served, whole."""
     import numpy as np
 
-    from digit_core import zoo
-    from digit_core.predict import Predictor
+    from digit_core.models import zoo
+    from digit_core.inference.predict import Predictor
 
     models = isolated_dirs["models"]
     old = Predictor.from_file(models / "default.keras").probabilities(mnist.x_test[:50])

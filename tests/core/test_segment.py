@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_core import segment
-from digit_core.number_canvas import TOUCHING, compose_number, strokes_ink
-from digit_core.synthetic import digit_styles
+from digit_core.images import segment
+from digit_core.images.number_canvas import TOUCHING, compose_number, strokes_ink
+from digit_core.data.synthetic import digit_styles
 
 
 def _shifted(stroke, dx: float, dy: float):

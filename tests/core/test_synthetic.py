@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digit_core.synthetic import (DIGIT_STROKES, digit_styles, lit_from_the_right, mnist_as_canvas,
+from digit_core.data.synthetic import (DIGIT_STROKES, digit_styles, lit_from_the_right, mnist_as_canvas,
                                   render_strokes, stroke_points_on_canvas)
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from digit_core import cli, runs
+from digit_core import cli
+from digit_core.training import runs
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +66,7 @@ def test_usps_rescans_out_of_place_or_range_is_refused(isolated_dirs, capsys, ex
 
 
 def test_resume_keeps_the_extra_data_csv(isolated_dirs, mnist, capsys, tmp_path, monkeypatch) -> None:
-    from digit_core.csv_import import write_digits_csv
+    from digit_core.data.csv_import import write_digits_csv
 
     write_digits_csv(tmp_path / "drawings.csv", mnist.x_test[:30], mnist.y_test[:30])
     monkeypatch.chdir(tmp_path)

@@ -9,8 +9,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from digit_core import csv_import
-from digit_core.csv_import import CsvFormatError, read_digits_csv
+from digit_core.data import csv_import
+from digit_core.data.csv_import import CsvFormatError, read_digits_csv
 
 HEADER = ",".join(["label"] + [f"pixel{index}" for index in range(784)])
 PIXELS_HEADER = ",".join(f"pixel{index}" for index in range(784))  # Kaggle's test.csv: no label column
@@ -203,7 +203,7 @@ def test_problem_list_is_capped_and_the_rest_counted(tmp_path):
 
 
 def test_written_csv_reads_back_unchanged(tmp_path, digits):
-    from digit_core.csv_import import write_digits_csv
+    from digit_core.data.csv_import import write_digits_csv
 
     images, labels = digits
     path = write_digits_csv(tmp_path / "out.csv", images, labels)

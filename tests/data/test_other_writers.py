@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digit_core import config, data, writers
-from digit_core.optdigits import parse_optdigits
-from digit_core.pendigits import PenDigit, parse_pendigits, strokes_in_unit_box
+from digit_core import config, data
+from digit_core.data import writers
+from digit_core.data.optdigits import parse_optdigits
+from digit_core.data.pendigits import PenDigit, parse_pendigits, strokes_in_unit_box
 
 PEN_TEXT = """.INCLUDE        dene.doc
 

@@ -85,8 +85,9 @@ def e2e_models_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fix
                 shutil.copy2(sidecar, models_dir / sidecar.name)
         return models_dir
 
-    from digit_core import registry, zoo
-    from digit_core.train import train
+    from digit_core.store import registry
+    from digit_core.models import zoo
+    from digit_core.training.train import train
 
     mnist = request.getfixturevalue("mnist")  # skips when MNIST is not available
     entry = zoo.get_entry(FALLBACK_PRESET)

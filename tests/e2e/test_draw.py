@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from digit_core.synthetic import digit_styles, render_strokes, stroke_points_on_canvas
+from digit_core.data.synthetic import digit_styles, render_strokes, stroke_points_on_canvas
 from tests.e2e.driver import AppDriver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -135,7 +135,7 @@ def test_a_good_and_a_corrupt_upload_are_read_and_refused_and_the_page_keeps_wor
 
 
 def test_a_drawing_labelled_right_with_a_double_click_is_stored_once(app: AppDriver, app_server) -> None:
-    from digit_core.collection import Collection
+    from digit_core.store.collection import Collection
 
     open_empty_canvas(app)
     name = app.main.get_by_label("Your name (saved with the drawings you label)")

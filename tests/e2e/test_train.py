@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import Locator, expect
 
-from digit_core import runs
-from digit_core.synthetic import digit_styles, stroke_points_on_canvas
+from digit_core.training import runs
+from digit_core.data.synthetic import digit_styles, stroke_points_on_canvas
 from tests.e2e.driver import AppDriver
 
 if TYPE_CHECKING:

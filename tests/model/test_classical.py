@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from digit_core import zoo
-from digit_core.classical import CLASSICAL_NAMES, PCA_COMPONENTS, ClassicalClassifier, make_classical
-from digit_core.estimators import KerasClassifier, SavedKerasClassifier
+from digit_core.models import zoo
+from digit_core.models.classical import CLASSICAL_NAMES, PCA_COMPONENTS, ClassicalClassifier, make_classical
+from digit_core.models.estimators import KerasClassifier, SavedKerasClassifier
 
 TRAIN_IMAGES, TEST_IMAGES = 2000, 500
 # Every baseline reaches 0.87–0.94 on these 500 test images after training on the first 2,000;

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digit_core.evaluate import evaluate_probabilities
-from digit_core.synthetic import digit_styles, render_strokes
+from digit_core.inference.evaluate import evaluate_probabilities
+from digit_core.data.synthetic import digit_styles, render_strokes
 
 
 def test_evaluation_on_handcrafted_probabilities() -> None:
@@ -32,7 +32,7 @@ def test_evaluation_rejects_mismatched_shapes() -> None:
 
 @pytest.fixture(scope="module")
 def predictor(tiny_models_dir):
-    from digit_core.predict import Predictor
+    from digit_core.inference.predict import Predictor
 
     return Predictor.from_file(tiny_models_dir / "default.keras")
 
@@ -70,8 +70,8 @@ def test_drawn_digit_gives_a_full_prediction(predictor) -> None:
 
 
 def test_an_unsure_reading_averages_a_second_look(predictor, mnist, monkeypatch) -> None:
-    from digit_core import predict
-    from digit_core.preprocess import preprocess
+    from digit_core.inference import predict
+    from digit_core.images.preprocess import preprocess
 
     canvas = render_strokes(digit_styles(7)[0], background="white")
     readings = np.stack([predictor.probabilities(preprocess(canvas, keep_steps=False, **way).image)[0]
@@ -94,8 +94,8 @@ def test_an_unsure_reading_averages_a_second_look(predictor, mnist, monkeypatch)
 
 
 def test_a_way_that_gives_the_same_pixels_is_not_another_look(predictor, mnist, monkeypatch) -> None:
-    from digit_core import predict
-    from digit_core.preprocess import preprocess
+    from digit_core.inference import predict
+    from digit_core.images.preprocess import preprocess
 
     monkeypatch.setattr(predict, "SECOND_LOOK_BELOW", 1.01)  # every reading counts as unsure
     # An MNIST digit is used as it is, so every way gives its own pixels: one reading, one look.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digit_core.data import normalize_l2
-from digit_core.explain import Explainer
+from digit_core.inference.explain import Explainer
 
 FAITHFUL_DIGITS = 50  # MNIST test digits 0-49 (the method was chosen on digits 1000-1099 and 2000-2099)
 REMOVED_FRACTION = 0.1
@@ -14,7 +14,7 @@ REMOVED_FRACTION = 0.1
 
 @pytest.fixture(scope="module")
 def tiny_model(tiny_models_dir):
-    from digit_core.registry import load_keras_model
+    from digit_core.store.registry import load_keras_model
 
     return load_keras_model(tiny_models_dir / "default.keras")
 
@@ -49,7 +49,7 @@ def test_saliency_is_non_negative_and_only_on_ink(tiny_model, mnist) -> None:
 
 
 def test_an_ensemble_gives_each_members_reading_and_their_average(tiny_model, mnist) -> None:
-    from digit_core.ensemble import average_models
+    from digit_core.models.ensemble import average_models
 
     ensemble = average_models([tiny_model, tiny_model])
     explanation = Explainer(ensemble).explain(mnist.x_test[2])
@@ -82,7 +82,7 @@ def test_removing_the_most_salient_ink_hurts_more_than_removing_random_ink(shipp
     With the shipped model the occlusion map wins on 47 of the 50 (integrated gradients, the method
     before, on 39 with this model).
     """
-    from digit_core.registry import load_keras_model
+    from digit_core.store.registry import load_keras_model
 
     model = load_keras_model(shipped_model_path)
     explainer = Explainer(model)

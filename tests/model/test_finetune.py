@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_core import registry, runs, zoo
-from digit_core.atomic import read_json
-from digit_core.collection import Collection, LabelledDrawing
-from digit_core.finetune import (MIN_TRAINING_DRAWINGS, FineTuneConfig, FineTuneRequest, compare_models, fine_tune,
+from digit_core.store import registry
+from digit_core.training import runs
+from digit_core.models import zoo
+from digit_core.store.atomic import read_json
+from digit_core.store.collection import Collection, LabelledDrawing
+from digit_core.training.finetune import (MIN_TRAINING_DRAWINGS, FineTuneConfig, FineTuneRequest, compare_models, fine_tune,
                                  held_back, load_collection_split)
 
 TIMEOUT_S = 300
@@ -103,7 +105,7 @@ def test_batch_normalisation_keeps_what_it_learnt_on_mnist(mnist, tmp_path: Path
 
 @pytest.mark.slow
 def test_the_training_manager_runs_a_fine_tune_and_it_can_be_made_active(mnist, isolated_dirs, tmp_path: Path) -> None:
-    from digit_core.jobs import TrainingManager, make_active
+    from digit_core.training.jobs import TrainingManager, make_active
 
     url = f"sqlite:///{tmp_path / 'collection.db'}"
     images, labels = turned(mnist)
@@ -132,7 +134,7 @@ def test_the_training_manager_runs_a_fine_tune_and_it_can_be_made_active(mnist, 
 
 @pytest.mark.slow
 def test_a_fine_tune_without_enough_drawings_fails_without_a_run(isolated_dirs, tmp_path: Path) -> None:
-    from digit_core.jobs import TrainingManager
+    from digit_core.training.jobs import TrainingManager
 
     manager = TrainingManager()
     manager.start(FineTuneRequest(name="tuned", model_id="default", owner="Ada",

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from digit_core import registry, runs
+from digit_core.store import registry
+from digit_core.training import runs
 
 SCRIPT = """
 import sys
 from pathlib import Path
-from digit_core import data, zoo
-from digit_core.train import train
+from digit_core import data
+from digit_core.models import zoo
+from digit_core.training.train import train
 mnist = data.load_mnist(allow_download=False)
 entry = zoo.get_entry("tiny")
 training = zoo.with_overrides(entry.training, epochs=500, batch_size=100)

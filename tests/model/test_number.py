@@ -7,16 +7,16 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_core.number import MAX_DIGITS, TooManyDigitsError, count_digits, read_number
-from digit_core.number_canvas import TOUCHING, compose_number, strokes_ink
-from digit_core.synthetic import _line, digit_styles, lit_from_the_right
+from digit_core.inference.number import MAX_DIGITS, TooManyDigitsError, count_digits, read_number
+from digit_core.images.number_canvas import TOUCHING, compose_number, strokes_ink
+from digit_core.data.synthetic import _line, digit_styles, lit_from_the_right
 
 HEIGHT, BRUSH = 120, 12  # digit height and brush width in canvas pixels
 
 
 @pytest.fixture(scope="module")
 def predictor(shipped_model_path):
-    from digit_core.predict import Predictor
+    from digit_core.inference.predict import Predictor
 
     return Predictor.from_file(shipped_model_path)
 

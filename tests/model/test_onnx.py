@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_core import registry, zoo
-from digit_core.predict import Predictor
+from digit_core.store import registry
+from digit_core.models import zoo
+from digit_core.inference.predict import Predictor
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +40,7 @@ def _cnn():
 
 
 def _ensemble():
-    from digit_core.ensemble import average_models
+    from digit_core.models.ensemble import average_models
 
     return average_models([_cnn(), _mlp(), zoo.build_network(zoo.get_entry("fast").network)])
 
@@ -91,7 +92,7 @@ def test_a_saved_model_is_served_from_its_export_and_loads_keras_only_when_asked
 def test_predicting_from_a_saved_export_never_imports_tensorflow(tiny_models_dir) -> None:
     # What makes the app and the CLI start fast: TensorFlow is imported only for the Keras layers.
     script = ("import sys, numpy as np\n"
-              "from digit_core.predict import Predictor\n"
+              "from digit_core.inference.predict import Predictor\n"
               f"predictor = Predictor.from_file({str(tiny_models_dir / 'default.keras')!r})\n"
               "print(predictor.probabilities(np.zeros((28, 28), np.uint8)).shape, 'tensorflow' in sys.modules)\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT,
@@ -114,17 +115,17 @@ def test_an_export_that_is_not_the_saved_one_is_made_again_in_memory(damage, iso
     elif damage == "truncated":
         onnx_path.write_bytes(good_export[: len(good_export) // 2])
     elif damage == "another model's export":
-        from digit_core.export import export_bytes
+        from digit_core.models.export import export_bytes
 
         onnx_path.write_bytes(export_bytes(_mlp(), "onnx"))  # a valid ONNX graph, of another network
     else:  # as a save from before exports left it, beside an export it does not vouch for
         metadata = json.loads(sidecar.read_text())
         del metadata[registry.ONNX_DIGEST_KEY]
         sidecar.write_text(json.dumps(metadata))
-    with caplog.at_level(logging.INFO, logger="digit_core.predict"):
+    with caplog.at_level(logging.INFO, logger="digit_core.inference.predict"):
         predictor = Predictor.from_file(path)
     assert predictor.onnx_file is None
-    (record,) = [record for record in caplog.records if record.name == "digit_core.predict"]
+    (record,) = [record for record in caplog.records if record.name == "digit_core.inference.predict"]
     assert "exporting the model to ONNX again in memory" in record.getMessage()
     # A file that is there but unusable is worth a warning; no file at all is what older models have.
     assert record.levelno == (logging.INFO if damage == "missing" else logging.WARNING)
@@ -141,7 +142,7 @@ def test_an_export_onnx_runtime_cannot_run_is_made_again(isolated_dirs, mnist, c
     metadata = json.loads(path.with_suffix(".json").read_text())
     metadata[registry.ONNX_DIGEST_KEY] = registry.file_sha256(path.with_suffix(".onnx"))
     path.with_suffix(".json").write_text(json.dumps(metadata))
-    with caplog.at_level(logging.INFO, logger="digit_core.predict"):
+    with caplog.at_level(logging.INFO, logger="digit_core.inference.predict"):
         predictor = Predictor.from_file(path)
     assert predictor.onnx_file is None and "ONNX Runtime cannot run default.onnx" in caplog.text
     assert predictor.probabilities(mnist.x_test[:3]).shape == (3, 10)

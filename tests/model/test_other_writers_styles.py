@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from digit_core import data, writers
-from digit_core.pendigits import strokes_in_unit_box
-from digit_core.predict import Predictor
-from digit_core.synthetic import render_strokes
+from digit_core import data
+from digit_core.data import writers
+from digit_core.data.pendigits import strokes_in_unit_box
+from digit_core.inference.predict import Predictor
+from digit_core.data.synthetic import render_strokes
 
 # Index among the held-out writers' digits -> what it looks like.
 STYLED_DIGITS = {

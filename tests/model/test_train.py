@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from digit_core import runs, zoo
-from digit_core.registry import load_keras_model
-from digit_core.train import train
+from digit_core.training import runs
+from digit_core.models import zoo
+from digit_core.store.registry import load_keras_model
+from digit_core.training.train import train
 
 TINY = zoo.get_entry("tiny")
 

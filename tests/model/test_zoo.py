@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digit_core import zoo
+from digit_core.models import zoo
 
 NOTEBOOK_PARAMETER_COUNTS = {
     "slp": 7_850,
@@ -36,7 +36,7 @@ def test_dropout_entries_use_the_notebooks_rate() -> None:
 
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
 def test_every_entry_builds_and_trains_a_step(name: str) -> None:
-    from digit_core.train import compile_model
+    from digit_core.training.train import compile_model
 
     entry = zoo.get_entry(name)
     model = zoo.build_network(entry.network)

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from digit_core import config
-from digit_core.synthetic import digit_styles, render_strokes
+from digit_core.data.synthetic import digit_styles, render_strokes
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -173,7 +173,7 @@ def reference_images() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="session")
 def tiny_predictor(tiny_models_dir: Path):
     """A predictor of the tiny test model (its readings may be wrong; it never crashes)."""
-    from digit_core.predict import Predictor
+    from digit_core.inference.predict import Predictor
 
     return Predictor.from_file(tiny_models_dir / "default.keras")
 
@@ -181,7 +181,7 @@ def tiny_predictor(tiny_models_dir: Path):
 @pytest.fixture(scope="session")
 def shipped_predictor():
     """A predictor of the shipped models/default.keras; skipped (with the reason) while it is absent."""
-    from digit_core.predict import Predictor
+    from digit_core.inference.predict import Predictor
 
     if not SHIPPED_MODEL.is_file():
         pytest.skip(f"{SHIPPED_MODEL} is not there yet (it is trained separately and committed); the "

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from digit_core import config
-from digit_core.imageio import ImageDecodeError, decode_image, read_image_file
-from digit_core.preprocess import preprocess
+from digit_core.images.imageio import ImageDecodeError, decode_image, read_image_file
+from digit_core.images.preprocess import preprocess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MEGABYTE = 1024 * 1024
@@ -71,7 +71,7 @@ def test_the_bomb_is_refused_in_under_a_second_without_allocating_its_pixels(bad
 
 MEASURE_BOMB = """
 import resource, sys
-from digit_core.imageio import ImageDecodeError, decode_image
+from digit_core.images.imageio import ImageDecodeError, decode_image
 data = open(sys.argv[1], "rb").read()
 decode_image(open(sys.argv[2], "rb").read())  # register Pillow's plugins before measuring
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

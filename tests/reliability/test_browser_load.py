@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from digit_core.synthetic import digit_styles, stroke_points_on_canvas
+from digit_core.data.synthetic import digit_styles, stroke_points_on_canvas
 from tests.app_server import AppServer as Server, running_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 PlaywrightTimeout = playwright_api.TimeoutError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-APP_FILES = ("app.py", "app_state.py", "pages/draw.py", "pages/train.py", "digit_core/jobs.py")
+APP_FILES = ("app.py", "app_state.py", "pages/draw.py", "pages/train.py", "digit_core/training/jobs.py")
 SERVER_START_S = 120
 PAGE_TIMEOUT_MS = 180_000  # a page's first run imports TensorFlow on a machine that is also training
 SESSIONS = 5

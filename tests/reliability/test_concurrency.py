@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digit_core import registry
-from digit_core.synthetic import digit_styles, render_strokes
+from digit_core.store import registry
+from digit_core.data.synthetic import digit_styles, render_strokes
 
 
 def _run_together(count: int, work) -> list:
@@ -72,7 +72,8 @@ def test_the_registry_never_shows_a_half_saved_model(isolated_dirs) -> None:
 
 
 def test_of_many_simultaneous_training_requests_exactly_one_starts(tmp_path: Path, monkeypatch) -> None:
-    from digit_core import jobs, zoo
+    from digit_core.training import jobs
+    from digit_core.models import zoo
 
     release = threading.Event()
     # The job only waits, so the test is about the manager's lock, not about training.

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from digit_core import cli, registry, runs
+from digit_core import cli
+from digit_core.store import registry
+from digit_core.training import runs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -232,8 +234,8 @@ def test_training_into_an_unwritable_runs_dir_is_one_clear_error(isolated_dirs, 
 
 
 def _tiny_request(name: str):
-    from digit_core import zoo
-    from digit_core.jobs import TrainingRequest
+    from digit_core.models import zoo
+    from digit_core.training.jobs import TrainingRequest
 
     entry = zoo.get_entry("tiny")
     training = zoo.with_overrides(entry.training, epochs=3)
@@ -246,7 +248,7 @@ def test_a_checkpoint_that_cannot_be_written_fails_the_run_clearly(isolated_dirs
     """The app's background job: the run ends "failed" with the reason, not "running" forever."""
     import keras
 
-    from digit_core.jobs import TrainingManager
+    from digit_core.training.jobs import TrainingManager
 
     monkeypatch.setattr(keras.Model, "save", _write_half_then_fill_the_disk(keras.Model.save))
     manager = TrainingManager(runs_root=isolated_dirs["runs"])
@@ -261,8 +263,8 @@ def test_a_checkpoint_that_cannot_be_written_fails_the_run_clearly(isolated_dirs
 
 @pytest.mark.slow
 def test_training_onto_a_really_full_disk_fails_clearly(isolated_dirs, mnist, small_tmpfs) -> None:
-    from digit_core import zoo
-    from digit_core.train import train
+    from digit_core.models import zoo
+    from digit_core.training.train import train
 
     disk = small_tmpfs(64 * 1024)  # room for the run's JSON files, not for a checkpoint
     entry = zoo.get_entry("tiny")

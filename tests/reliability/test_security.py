@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_core import config, registry
+from digit_core import config
+from digit_core.store import registry
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 APP_FILES = sorted([*PROJECT_ROOT.glob("app*.py"), *(PROJECT_ROOT / "pages").glob("*.py")])
@@ -103,7 +104,7 @@ def _path_taking_calls(path: Path, source: str) -> list[str]:
     problems = []
     tree = ast.parse(source)
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module in ("digit_core.commands", "digit_core.imageio"):
+        if isinstance(node, ast.ImportFrom) and node.module in ("digit_core.workflows", "digit_core.images.imageio"):
             for alias in node.names:
                 if alias.name in PATH_TAKING | {"load_predictor"}:
                     problems.append(f"{path.name}:{node.lineno} imports {alias.name} from {node.module}")
@@ -114,7 +115,7 @@ def _path_taking_calls(path: Path, source: str) -> list[str]:
 
 
 def test_the_path_checker_catches_a_path_load() -> None:
-    bad = "from digit_core.commands import load_predictor\nPredictor.from_file(st.text_input('path'))\n"
+    bad = "from digit_core.workflows import load_predictor\nPredictor.from_file(st.text_input('path'))\n"
     assert len(_path_taking_calls(Path("pages/bad.py"), bad)) == 2
 
 
@@ -138,7 +139,7 @@ def _model_load_problems(path: str, source: str) -> list[str]:
         if safe_mode is not None and not (isinstance(safe_mode, ast.Constant) and safe_mode.value is True):
             problems.append(f"{where} passes safe_mode other than True")
         if name == "load_model":
-            if (path, scope[-1:]) != ("digit_core/registry.py", ["load_keras_model"]):
+            if (path, scope[-1:]) != ("digit_core/store/registry.py", ["load_keras_model"]):
                 problems.append(f"{where} loads a model outside registry.load_keras_model")
             elif safe_mode is None:
                 problems.append(f"{where} loads a model without safe_mode=True")
@@ -163,7 +164,7 @@ def _model_load_problems(path: str, source: str) -> list[str]:
     ("def load_keras_model(p):\n    return keras.saving.load_model(p)", "without safe_mode=True"),
 ])
 def test_the_safe_mode_checker_catches(source: str, expected: str) -> None:
-    problems = _model_load_problems("digit_core/registry.py", source)
+    problems = _model_load_problems("digit_core/store/registry.py", source)
     assert any(expected in problem for problem in problems), problems
 
 
@@ -315,8 +316,8 @@ def no_file_access(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_decoding_uploads_touches_no_file(bad_inputs, mnist, no_file_access) -> None:
-    from digit_core.csv_import import read_digits_csv
-    from digit_core.imageio import ImageDecodeError, decode_image
+    from digit_core.data.csv_import import read_digits_csv
+    from digit_core.images.imageio import ImageDecodeError, decode_image
 
     for case in bad_inputs.values():
         try:

@@ -1,0 +1,1 @@
+"""Images: decoding, locating and cropping the digit, the preprocessing pipeline, segmentation."""

@@ -1,0 +1,1 @@
+"""Inference: the ONNX Runtime predictor, evaluation, explanations, numbers."""

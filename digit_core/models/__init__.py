@@ -1,0 +1,1 @@
+"""Models: the zoo of architectures, composition, ensembles, classical baselines, export."""

@@ -1,0 +1,1 @@
+"""Storage: the model registry, atomic writes, the database of collected drawings."""

@@ -1,0 +1,1 @@
+"""The comparison study: its specs, its runner and its figures."""

@@ -1,0 +1,1 @@
+"""Training: the training loop, its callbacks, run directories, progress and background jobs."""

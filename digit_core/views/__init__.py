@@ -1,0 +1,1 @@
+"""Views: Plotly figures, HTML reports and download files built from results."""
