@@ -298,6 +298,10 @@ def use_app_navigation() -> None:
     called ``st.navigation`` once. A first visitor opening a deep link such as ``/train`` would get
     that page alone (no wide layout, a sidebar of file names); switching the old mode off and
     rerunning hands the request to app.py, which shows the same page inside its navigation.
+
+    Every page calls it first, because app.py cannot: in that older mode Streamlit runs the page's
+    file without app.py. Streamlit 1.67 has no public setting that turns the mode off while the
+    pages stay in ``pages/`` (``client.showSidebarNavigation`` only hides its sidebar).
     """
     from streamlit.runtime.pages_manager import PagesManager
 

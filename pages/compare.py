@@ -10,6 +10,9 @@ from digit_core import config
 from digit_core.study.compare import ComparisonFileError, conclusions, load_comparison
 
 
+app_state.use_app_navigation()
+
+
 @st.cache_data(show_spinner=False)
 def load_results(path: str, modified: float) -> list[dict]:
     # ``modified`` (the file's mtime) is part of the cache key, so a new run is never served stale.

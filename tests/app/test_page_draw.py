@@ -45,7 +45,18 @@ def test_an_empty_canvas_is_not_predicted(open_page, tiny_model: str) -> None:
     assert at.slider(key="brush_width").value == 20
 
 
-def test_uploads_get_a_card_each_and_a_bad_file_an_error(open_page, tiny_model: str) -> None:
+def _shown_digits(at: AppTest) -> list[int]:
+    return [int(metric.value) for metric in at.metric if metric.label == "Prediction"]
+
+
+def _core_reading(app_dirs: dict, image_bytes: bytes) -> int:
+    from digit_core.images.imageio import decode_image
+    from digit_core.inference.predict import Predictor
+
+    return Predictor.from_file(app_dirs["models"] / "default.keras").predict_image(decode_image(image_bytes)).digit
+
+
+def test_uploads_get_a_card_each_and_a_bad_file_an_error(open_page, tiny_model: str, app_dirs) -> None:
     at = open_page("draw").run()
     at.file_uploader[0].set_value([("seven.png", _png_of_digit(7), "image/png"),
                                    ("broken.png", b"\x89PNG\r\n\x1a\nnot really", "image/png"),
@@ -55,7 +66,8 @@ def test_uploads_get_a_card_each_and_a_bad_file_an_error(open_page, tiny_model: 
     (error,) = at.error
     assert "broken.png" in error.value and "(PNG/JPEG/GIF/BMP/TIFF/WebP)" in error.value
     assert _prediction_labels(at) == ["Prediction", "Prediction"]  # the good files still work
-    assert all(0 <= int(metric.value) <= 9 for metric in at.metric if metric.label == "Prediction")
+    # Each card shows what the core reads from the same bytes with the same model.
+    assert _shown_digits(at) == [_core_reading(app_dirs, _png_of_digit(7)), _core_reading(app_dirs, _png_of_digit(1))]
 
 
 def test_the_uploader_takes_every_format_the_core_decodes(open_page, tiny_model: str) -> None:

@@ -74,3 +74,25 @@ def test_a_shared_link_opens_the_same_view(app: AppDriver) -> None:
     expect(main.get_by_role("radio", name="USPS test")).to_be_checked()
     expect(app.page).to_have_url(re.compile(r"source=USPS\+test"))
     expect(app.page).to_have_url(re.compile(r"digit=3"))
+
+
+@pytest.mark.parametrize("address, title", [("compare", "Compare models"), ("train", "Train a model")])
+def test_a_first_visitor_after_a_restart_gets_a_deep_link_inside_the_apps_navigation(
+        browser, e2e_models_dir, tmp_path, artifacts_dir, address: str, title: str) -> None:
+    """A fresh server whose first request is a page's own address, not the root: Streamlit would run
+    that page's file alone, with a sidebar of file names, unless the page hands it to app.py."""
+    from tests.app_server import running_app
+    from tests.e2e.driver import PAGE_TIMEOUT_MS
+
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    with running_app(e2e_models_dir, runs_dir, tmp_path / "server.log") as server:
+        context = browser.new_context()
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        try:
+            app = AppDriver(context.new_page(), server.url, artifacts_dir)
+            app.open(address)
+            expect(app.title()).to_have_text(title)
+            assert app.navigation_labels() == PAGES
+        finally:
+            context.close()

@@ -60,11 +60,14 @@ def test_empty_canvas_gives_no_prediction(predictor) -> None:
     assert prediction.to_json("x.png")["digit"] is None
 
 
-def test_drawn_digit_gives_a_full_prediction(predictor) -> None:
-    canvas = render_strokes(digit_styles(7)[0], background="white")
-    prediction = predictor.predict_image(canvas, keep_steps=True)
-    assert prediction.found and 0 <= prediction.digit <= 9
-    assert prediction.probabilities.shape == (10,)
+@pytest.mark.parametrize("digit", [1, 4, 7])
+def test_drawn_digit_gives_a_full_prediction(shipped_model_path, digit: int) -> None:
+    from digit_core.inference.predict import Predictor
+
+    canvas = render_strokes(digit_styles(digit)[0], background="white")
+    prediction = Predictor.from_file(shipped_model_path).predict_image(canvas, keep_steps=True)
+    assert prediction.found and prediction.digit == digit
+    assert prediction.probabilities.shape == (10,) and prediction.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
     assert prediction.confidence == pytest.approx(float(prediction.probabilities.max()))
     assert prediction.preprocessed.steps[-1][1].shape == (28, 28)
 

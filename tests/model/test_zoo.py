@@ -24,14 +24,25 @@ def test_parameter_counts_match_the_notebooks(name: str, expected: int) -> None:
 
 
 @pytest.mark.parametrize("name, optimizer", sorted(NOTEBOOK_OPTIMIZERS.items()))
-def test_notebook_defaults(name: str, optimizer: str) -> None:
-    assert zoo.get_entry(name).training.optimizer == optimizer
+def test_a_notebook_model_compiles_with_its_notebooks_optimizer(name: str, optimizer: str) -> None:
+    from digit_core.training.train import compile_model
+
+    entry = zoo.get_entry(name)
+    model = zoo.build_network(entry.network)
+    compile_model(model, entry.training, steps_per_epoch=1)
+    assert type(model.optimizer).__name__.lower() == optimizer
 
 
-def test_dropout_entries_use_the_notebooks_rate() -> None:
-    assert zoo.get_entry("mlp_128_dropout").network.dropout_rate == 0.3
-    assert zoo.get_entry("mlp_512_dropout").network.dropout_rate == 0.3
-    assert zoo.get_entry("cnn_32_64").network.dropout_rate == 0.2
+@pytest.mark.parametrize("name, rate", [("mlp_128_dropout", 0.3), ("mlp_512_dropout", 0.3), ("cnn_32_64", 0.2)])
+def test_dropout_models_drop_units_while_training_only(name: str, rate: float) -> None:
+    import keras
+
+    model = zoo.build_network(zoo.get_entry(name).network)
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)][:1] == [rate]
+    # Reading is deterministic; training draws a new dropout mask each call.
+    np.testing.assert_array_equal(np.asarray(model(x, training=False)), np.asarray(model(x, training=False)))
+    assert not np.allclose(np.asarray(model(x, training=True)), np.asarray(model(x, training=False)))
 
 
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
