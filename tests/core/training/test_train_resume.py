@@ -155,5 +155,5 @@ def test_tensorboard_logs_open_in_tensorboard(isolated_dirs, mnist, capsys) -> N
 def test_tensorboard_is_in_the_requirements() -> None:
     import tensorboard
 
-    requirements = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text().splitlines()
+    requirements = (Path(__file__).resolve().parents[3] / "requirements.txt").read_text().splitlines()
     assert f"tensorboard=={tensorboard.__version__}" in requirements

@@ -14,7 +14,7 @@ import pytest
 
 from digit_core.data.synthetic import digit_styles, render_strokes
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
 
 

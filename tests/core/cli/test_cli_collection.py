@@ -16,7 +16,7 @@ from digit_core.store.collection import Collection
 from digit_core.data.csv_import import read_digits_csv, write_digits_csv
 from digit_core.data.synthetic import digit_styles, render_strokes
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
 
 

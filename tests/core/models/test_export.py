@@ -13,7 +13,7 @@ import pytest
 
 from digit_core import cli
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def _keras_accuracy(models_dir: Path, mnist) -> float:
