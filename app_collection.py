@@ -15,7 +15,8 @@ import streamlit as st
 import app_state
 from digit_core.views import figures
 from digit_core.store import registry
-from digit_core.store.collection import CollectionError, counts_by_person, labelled_drawing
+from digit_core.store.database import CollectionError
+from digit_core.store.drawings import counts_by_person, labelled_drawing
 
 if TYPE_CHECKING:
     from digit_core.training.jobs import TrainingManager, TrainingSnapshot

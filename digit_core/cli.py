@@ -465,7 +465,7 @@ def _collection_errors(handler):
 
     @functools.wraps(handler)
     def guarded(args: argparse.Namespace) -> int:
-        from digit_core.store.collection import CollectionError
+        from digit_core.store.database import CollectionError
 
         try:
             return handler(args)

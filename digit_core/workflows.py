@@ -134,7 +134,8 @@ def collect_files(model: str | Path | None, paths: list[str], label: object, who
     "predicted", "confidence"}``, or ``{"path", "error"}`` for a file that cannot be read or holds no
     digit (nothing is stored for it). A bad label raises ValueError before anything is loaded.
     """
-    from digit_core.store.collection import Collection, check_label, labelled_drawing
+    from digit_core.store.collection import Collection
+    from digit_core.store.drawings import check_label, labelled_drawing
     from digit_core.images.imageio import ImageDecodeError, read_image_file
 
     label = check_label(label)

@@ -100,7 +100,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         pytest.skip("DIGIT_TEST_PG_URL is not set (.ci/run starts PostgreSQL and sets it)")
     import sqlalchemy as sa
 
-    from digit_core.store.collection import metadata
+    from digit_core.store.database import metadata
 
     engine = sa.create_engine(url)
     try:

@@ -14,165 +14,22 @@ problem reaches callers as a ``CollectionError`` that says what to do, never as 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any
 
-import cv2
 import numpy as np
 import sqlalchemy as sa
 
 from digit_core import config
+from digit_core.store.database import (CollectionError, CollectionFullError, RateLimitError, create_engine,
+                                       drawings_table, ensure_schema)
+from digit_core.store.drawings import (MAX_WHO_LENGTH, CollectedImages, LabelledDrawing, SaveResult, StoredDrawing,
+                                       check_label)
 
-SCHEMA_VERSION = 1
 # Per app session: a stuck key or a script clicking "Right" cannot flood the collection.
 MAX_DRAWINGS_PER_MINUTE = 30
 # A drawing takes about 4 KB (its PNG and the 784-byte model input), so about 100,000 drawings.
 MAX_DATABASE_BYTES = 400 * 1024 * 1024
-# How long a SQLite writer waits for another writer's transaction to end.
-BUSY_TIMEOUT_S = 15.0
-MAX_WHO_LENGTH = 80
-
-metadata = sa.MetaData()
-drawings_table = sa.Table(
-    "collected_drawings", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("created", sa.DateTime, nullable=False),  # UTC
-    sa.Column("who", sa.String(MAX_WHO_LENGTH), nullable=False),
-    sa.Column("label", sa.SmallInteger, nullable=False),
-    sa.Column("predicted", sa.SmallInteger, nullable=True),  # the model's reading
-    sa.Column("confidence", sa.Float, nullable=False),
-    sa.Column("model_id", sa.String(200), nullable=False),
-    sa.Column("session_id", sa.String(64), nullable=True),  # None: the command line (no rate limit)
-    # One row per drawing per session: a double click, or a second label, does not store it twice.
-    sa.Column("drawing_key", sa.String(64), nullable=True, unique=True),
-    sa.Column("image_png", sa.LargeBinary, nullable=False),  # the image as drawn or uploaded
-    sa.Column("model_input", sa.LargeBinary, nullable=False),  # (28, 28) uint8: what the model saw
-    sa.CheckConstraint("label BETWEEN 0 AND 9", name="label_is_a_digit"),
-    sa.Index("collected_drawings_by_session", "session_id", "created"),
-    sa.Index("collected_drawings_by_who", "who"),
-)
-schema_table = sa.Table("collection_schema", metadata, sa.Column("version", sa.Integer, nullable=False))
-
-
-class CollectionError(RuntimeError):
-    """The collection cannot be used or cannot take this drawing; the message says why and what to do."""
-
-
-class RateLimitError(CollectionError):
-    """This session saved too many drawings in the last minute."""
-
-
-class CollectionFullError(CollectionError):
-    """The database has reached its size limit."""
-
-
-@dataclass(frozen=True)
-class LabelledDrawing:
-    """A drawing to store: what was drawn, what the model read, what it really was, and who drew it."""
-
-    image_png: bytes  # the image as drawn, PNG-encoded
-    model_input: np.ndarray  # (28, 28) uint8
-    label: int
-    predicted: int | None
-    confidence: float
-    model_id: str
-    who: str
-    session_id: str | None = None  # None: no per-session rate limit
-    drawing_key: str | None = None  # None: never deduplicated
-
-
-@dataclass(frozen=True)
-class SaveResult:
-    """What ``Collection.add`` did: stored a new row, found it stored already, or changed its label."""
-
-    id: int
-    outcome: str  # "stored", "already stored" or "relabelled"
-
-
-@dataclass(frozen=True)
-class StoredDrawing:
-    """One row of the collection, without its images."""
-
-    id: int
-    created: datetime  # UTC
-    who: str
-    label: int
-    predicted: int | None
-    confidence: float
-    model_id: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "label": self.label, "predicted": self.predicted,
-                "confidence": round(self.confidence, 6), "who": self.who, "model_id": self.model_id,
-                "created": self.created.isoformat(timespec="seconds")}
-
-
-@dataclass(frozen=True)
-class CollectedImages:
-    """The collection as arrays: ids (N,), the model inputs (N, 28, 28) uint8, labels, readings, who."""
-
-    ids: np.ndarray
-    images: np.ndarray
-    labels: np.ndarray
-    predicted: np.ndarray  # -1 where the model found no digit
-    who: tuple[str, ...]
-
-
-def counts_by_person(who: Sequence[str], labels: np.ndarray) -> list[dict[str, Any]]:
-    """One row per person, most drawings first: their name, their drawings, and how many of each digit."""
-    rows = []
-    for person in sorted(set(who), key=lambda name: (-who.count(name), name)):
-        theirs = np.asarray(labels)[[index for index, name in enumerate(who) if name == person]]
-        rows.append({"who": person, "drawings": len(theirs),
-                     **{str(digit): int((theirs == digit).sum()) for digit in range(10)}})
-    return rows
-
-
-def check_label(label: object) -> int:
-    """The label as an int 0-9; ValueError for anything else ("7" is fine, "x", 10 or 7.5 are not)."""
-    text = str(label).strip()
-    if len(text) != 1 or text not in "0123456789":
-        raise ValueError(f"The label must be one digit 0-9, got {label!r}.")
-    return int(text)
-
-
-def labelled_drawing(image: np.ndarray, prediction: Any, label: object, *, model_id: str, who: str,
-                     session_id: str | None = None) -> LabelledDrawing:
-    """A drawing ready to store, from the image as drawn and the model's ``Prediction`` of it.
-
-    With a ``session_id``, the same pixels in the same session get the same ``drawing_key``, so a
-    double click stores them once. Raises ValueError for a bad label or when no digit was found.
-    """
-    label = check_label(label)
-    if not prediction.found:
-        raise ValueError(f"{prediction.preprocessed.message} There is nothing to label.")
-    pixels = np.ascontiguousarray(image)
-    key = None
-    if session_id is not None:
-        key = hashlib.sha256(session_id.encode() + str(pixels.shape).encode() + pixels.tobytes()).hexdigest()
-    model_input = np.round(np.clip(prediction.preprocessed.image, 0, 1) * 255).astype(np.uint8)  # (28, 28)
-    return LabelledDrawing(image_png=encode_png(pixels), model_input=model_input, label=label,
-                           predicted=prediction.digit, confidence=float(prediction.confidence),
-                           model_id=model_id, who=(who.strip() or "anonymous")[:MAX_WHO_LENGTH],
-                           session_id=session_id, drawing_key=key)
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """An image (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA as PNG bytes, colours kept."""
-    pixels = image if image.dtype == np.uint8 else np.clip(image, 0, 255).astype(np.uint8)
-    if pixels.ndim == 3 and pixels.shape[2] in (3, 4):
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
-    # Fast settings: a canvas is mostly flat, so PNG's row filters gain nothing and cost most of the
-    # time (0.5 ms instead of 4-6 ms for a 280×280 canvas, and a smaller file).
-    ok, encoded = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, 1,
-                                                cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE])
-    if not ok:
-        raise ValueError(f"Cannot encode an image of shape {image.shape} as PNG.")
-    return encoded.tobytes()
 
 
 class Collection:
@@ -187,11 +44,11 @@ class Collection:
     def open(cls, url: str | None = None, *, max_bytes: int = MAX_DATABASE_BYTES,
              max_per_minute: int = MAX_DRAWINGS_PER_MINUTE) -> Collection:
         """Connect to ``url`` (default: ``config.database_url()``) and create the schema if it is new."""
-        engine = _create_engine(url or config.database_url())
+        engine = create_engine(url or config.database_url())
         collection = cls(engine, max_bytes, max_per_minute)
         try:
             with collection._translated("opened"):
-                _ensure_schema(engine)
+                ensure_schema(engine)
         except BaseException:
             engine.dispose()
             raise
@@ -357,55 +214,4 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def _create_engine(url: str) -> sa.Engine:
-    try:
-        parsed = sa.make_url(url)
-    except sa.exc.ArgumentError as error:
-        raise CollectionError(f"The collection's database URL {url!r} is not a database URL ({error}).") from None
-    if parsed.get_backend_name() != "sqlite":
-        try:
-            # pool_pre_ping: a replica survives the server restarting between two saves.
-            return sa.create_engine(parsed, pool_pre_ping=True)
-        except (sa.exc.ArgumentError, ImportError) as error:
-            raise CollectionError(f"Cannot connect to {parsed.render_as_string(hide_password=True)}: "
-                                  f"{error}. Install its driver (psycopg2-binary for PostgreSQL).") from None
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
-    sa.event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        # WAL: a commit appends to the log while readers keep reading. synchronous=NORMAL (SQLite's
-        # advice for WAL) keeps every commit through a killed process and the file always
-        # consistent; only a power cut could lose the last commits. FULL, which syncs the log at
-        # each commit, made a save take a median 5.9 ms and at p95 92 ms on this busy machine (NORMAL:
-        # 1.7 and 18 ms), against a budget of 20 ms a click.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cursor.close()
-
-
-def _ensure_schema(engine: sa.Engine) -> None:
-    """Create the tables on first use and check the schema version of an existing database."""
-    try:
-        metadata.create_all(engine)  # checks first: existing tables are left as they are
-    except sa.exc.DatabaseError:
-        # Another process may have created the tables between the check and the creation; a
-        # database that cannot be used fails again here.
-        metadata.create_all(engine)
-    with engine.begin() as connection:
-        versions = connection.execute(sa.select(schema_table.c.version)).scalars().all()
-        if not versions:
-            connection.execute(schema_table.insert(), {"version": SCHEMA_VERSION})
-            return
-    version = max(versions)
-    if version > SCHEMA_VERSION:
-        raise CollectionError(f"The collection's database was written by a newer Digit Studio (schema "
-                              f"version {version}; this one reads up to {SCHEMA_VERSION}). Update the app.")
     # Migrations from older versions go here, one step per version, when there are any.

@@ -19,7 +19,8 @@ from digit_core import config
 from digit_core.store import registry
 from digit_core.training import runs
 from digit_core.store.atomic import atomic_write_json
-from digit_core.store.collection import Collection, LabelledDrawing
+from digit_core.store.collection import Collection
+from digit_core.store.drawings import LabelledDrawing
 from digit_core.training.finetune import FineTuneRequest
 from digit_core.training.jobs import TrainingSnapshot
 from digit_core.data.synthetic import digit_styles, render_strokes

@@ -15,7 +15,8 @@ from digit_core.store import registry
 from digit_core.training import runs
 from digit_core.models import zoo
 from digit_core.store.atomic import read_json
-from digit_core.store.collection import Collection, LabelledDrawing
+from digit_core.store.collection import Collection
+from digit_core.store.drawings import LabelledDrawing
 from digit_core.training.finetune import (MIN_TRAINING_DRAWINGS, FineTuneConfig, FineTuneRequest, compare_models, fine_tune,
                                  held_back, load_collection_split)
 

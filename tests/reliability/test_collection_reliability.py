@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 from digit_core import config
-from digit_core.store.collection import Collection, CollectionError, LabelledDrawing
+from digit_core.store.collection import Collection
+from digit_core.store.database import CollectionError
+from digit_core.store.drawings import LabelledDrawing
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # A child that stores big drawings (so that a kill often lands inside a write) and prints each
@@ -25,7 +27,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WRITER = """
 import sys
 import numpy as np
-from digit_core.store.collection import Collection, CollectionError, LabelledDrawing
+from digit_core.store.collection import Collection
+from digit_core.store.database import CollectionError
+from digit_core.store.drawings import LabelledDrawing
 collection = Collection.open(sys.argv[1], max_bytes=2**40)
 rng = np.random.default_rng(int(sys.argv[2]))
 while True:

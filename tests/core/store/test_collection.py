@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from digit_core import config
-from digit_core.store.collection import (SCHEMA_VERSION, Collection, CollectionError, CollectionFullError,
-                                   RateLimitError, check_label, counts_by_person, labelled_drawing,
-                                   schema_table)
+from digit_core.store.collection import Collection
+from digit_core.store.database import SCHEMA_VERSION, CollectionError, CollectionFullError, RateLimitError, schema_table
+from digit_core.store.drawings import check_label, counts_by_person, labelled_drawing
 from digit_core.inference.predict import Prediction
 from digit_core.images.preprocess import Preprocessed
 from digit_core.data.synthetic import digit_styles, render_strokes
