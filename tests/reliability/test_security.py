@@ -26,7 +26,7 @@ from digit_core.store import registry
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 APP_FILES = sorted([*PROJECT_ROOT.glob("app*.py"), *(PROJECT_ROOT / "pages").glob("*.py")])
-CORE_FILES = sorted((PROJECT_ROOT / "digit_core").glob("*.py"))
+CORE_FILES = sorted((PROJECT_ROOT / "digit_core").rglob("*.py"))
 STREAMLIT_CONFIG = PROJECT_ROOT / ".streamlit" / "config.toml"
 
 
@@ -172,7 +172,7 @@ def test_every_model_load_goes_through_the_registry_in_safe_mode() -> None:
     files = [*CORE_FILES, *APP_FILES, *(PROJECT_ROOT / "bench").glob("*.py")]
     problems = [problem for path in files for problem in _model_load_problems(_relative(path), path.read_text())]
     assert not problems, "\n".join(problems)
-    registry_source = (PROJECT_ROOT / "digit_core" / "registry.py").read_text()
+    registry_source = (PROJECT_ROOT / "digit_core" / "store" / "registry.py").read_text()
     assert "load_model(path, compile=True, safe_mode=True)" in registry_source
 
 
