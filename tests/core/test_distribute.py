@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from digit_core import distribute, zoo
+from digit_core import cli, distribute, zoo
 from digit_core.distribute import Distribution, WorkerRole, read_tf_config, worker_role
 
 TWO_WORKERS = {"worker": ["127.0.0.1:20001", "127.0.0.1:20002"]}
@@ -98,3 +98,28 @@ def test_a_failed_steps_status_keeps_the_message_not_the_graph_traceback() -> No
     message = distribute.failure_message(error)
     assert message.startswith("RuntimeError: Collective ops is aborted by:")
     assert "/job:worker/replica:0/task:1" in message and "File" not in message
+
+
+def test_cli_refuses_an_unknown_strategy(capsys) -> None:
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["train", "--distribute", "cluster"])
+    assert raised.value.code == cli.EXIT_USAGE
+    assert "invalid choice: 'cluster' (choose from 'none', 'mirrored', 'multi-worker')" in capsys.readouterr().err
+
+
+def test_cli_multi_worker_without_tf_config_fails_before_reading_data(capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.setenv("DIGIT_RUNS_DIR", str(tmp_path / "runs"))
+    # A data directory that does not exist: the TF_CONFIG error must come first.
+    code = cli.main(["train", "--quiet", "--distribute", "multi-worker", "--data-dir", str(tmp_path / "none")])
+    assert code == cli.EXIT_FAILED
+    assert "error: --distribute multi-worker needs the TF_CONFIG environment variable" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_resume_takes_distribute_as_it_is_not_part_of_the_recipe(capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("DIGIT_RUNS_DIR", str(tmp_path))
+    code = cli.main(["train", "--resume", "no-such-run", "--distribute", "mirrored", "--quiet"])
+    assert code == cli.EXIT_FAILED  # not a usage error: the run is what is missing
+    assert "No run 'no-such-run'" in capsys.readouterr().err
+    assert "distribute" not in cli.RECIPE_OPTIONS
