@@ -5,9 +5,10 @@ logical CPU device when there is no GPU) and averages their gradients at each st
 does the same across the processes or machines that the standard ``TF_CONFIG`` environment variable
 names, with ``MultiWorkerMirroredStrategy``. The batch size is the global batch, shared by them all.
 
-Only the chief writes the run. Every other worker saves its checkpoints too, as MultiWorkerMirroredStrategy
-expects every worker to take part in a save, but into a temporary directory it deletes afterwards
-(Keras' ``write_filepath`` pattern). This module reads no TensorFlow until a strategy is made.
+Only the chief writes the run. Every other worker saves its checkpoints too, as TensorFlow's multi-worker
+guide asks (reading a variable synchronised on read, such as a metric's, takes every worker), but into a
+temporary directory it deletes afterwards (Keras' ``write_filepath`` pattern). This module reads no
+TensorFlow until a strategy is made.
 """
 
 from __future__ import annotations
@@ -183,8 +184,8 @@ def failure_message(error: BaseException) -> str:
 def write_dir(run_dir: Path | None, distribution: Distribution | None) -> Iterator[Path | None]:
     """Where this process writes the run: ``run_dir`` for the chief, a temporary directory for the others.
 
-    A non-chief worker saves what the chief saves (MultiWorkerMirroredStrategy expects every worker in
-    a save), into a directory deleted on leaving, so only the chief's run remains.
+    A non-chief worker saves what the chief saves, so that every worker takes part in each save, into
+    a directory deleted on leaving: only the chief's run remains.
     """
     if run_dir is None or distribution is None or distribution.role.is_chief:
         yield run_dir
