@@ -45,7 +45,8 @@ def _start_workers(args: list[str], env_dirs: dict[str, Path], count: int = 2) -
     workers = []
     for index in range(count):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        env = {**os.environ, "TF_CONFIG": tf_config, "TF_CPP_MIN_LOG_LEVEL": "3",
+        # TMPDIR: where a non-chief keeps its checkpoints (and leaves them, when killed).
+        env = {**os.environ, "TF_CONFIG": tf_config, "TF_CPP_MIN_LOG_LEVEL": "3", "TMPDIR": str(env_dirs["tmp"]),
                "DIGIT_RUNS_DIR": str(env_dirs["runs"]), "DIGIT_MODELS_DIR": str(env_dirs["models"])}
         workers.append(subprocess.Popen([sys.executable, "-m", "digit_core", "train", "--distribute", "multi-worker",
                                          *args], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
@@ -89,7 +90,7 @@ def _test_accuracy(model_path: Path, mnist) -> float:
 
 @pytest.fixture
 def env_dirs(tmp_path) -> dict[str, Path]:
-    dirs = {"runs": tmp_path / "runs", "models": tmp_path / "models"}
+    dirs = {"runs": tmp_path / "runs", "models": tmp_path / "models", "tmp": tmp_path / "tmp"}
     for path in dirs.values():
         path.mkdir()
     return dirs
@@ -108,6 +109,7 @@ def test_two_localhost_workers_train_one_run(env_dirs, mnist) -> None:
     assert info.status == "completed" and info.epochs_done == 2
     assert info.config["distribution"] == {"strategy": "multi-worker", "replicas": 2, "workers": 2}
     assert (run_dir / "tensorboard").is_dir()
+    assert not list(env_dirs["tmp"].glob("digit-studio-*"))  # the other worker's checkpoints are gone
     for checkpoint in ("best.keras", "last.keras", "final.keras"):
         assert registry.load_keras_model(run_dir / checkpoint).output_shape == (None, 10)
     # Both workers saw the same global metrics: every step's gradients were averaged across them.
