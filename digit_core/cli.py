@@ -15,13 +15,16 @@ from typing import Any
 
 from digit_core import __version__, config
 from digit_core.models import zoo
+from digit_core.training.distribute import STRATEGIES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_PRESET = "fast"
 # predict shows its progress from this many files on; a few files take a blink.
 PROGRESS_FROM_FILES = 10
 # The train options that make up a run's recipe: a resumed run keeps its own, so they are refused
-# beside --resume (which accepts only --epochs, --out, --tensorboard, --data-dir and --quiet).
+# beside --resume (which accepts only --epochs, --distribute, --out, --tensorboard, --data-dir and
+# --quiet). --distribute is not one: it says where a run trains, not what it learns, and a run may
+# continue on other devices or machines than it started on.
 RECIPE_OPTIONS = ("preset", "hidden_units", "dropout", "optimizer", "learning_rate", "batch_size",
                   "validation_split", "patience", "augment", "seed", "subset", "extra_usps", "extra_writers",
                   "extra_data", "usps_rescans", "name")
@@ -57,6 +60,8 @@ TRAIN_EXAMPLES = """examples:
       also on other writers and on the collected drawings (collection export's CSV)
   %(prog)s --resume 20260101-120000-fast --epochs 6
       three more epochs of a 3-epoch run
+  %(prog)s --distribute multi-worker --preset best
+      on every machine that $TF_CONFIG names, each with its own task (README: "Scaling out")
 """
 DESCRIPTION = """Digit Studio's command line: train, evaluate, compare, inspect and export handwritten-digit models,
 read digit images and keep a collection of labelled drawings. Results go to stdout (JSON with --json),
@@ -189,7 +194,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--optimizer", choices=zoo.OPTIMIZERS, default=None, help="default: the preset's")
     train.add_argument("--learning-rate", type=float, default=None,
                        help="peak learning rate (default: the preset's, else the optimizer's)")
-    train.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
+    train.add_argument("--batch-size", type=int, default=None,
+                       help="images per step, across all devices and workers (default: the preset's)")
     train.add_argument("--epochs", type=int, default=None,
                        help="epochs in all; with --resume the new total (default: the preset's, or the run's)")
     train.add_argument("--validation-split", type=float, default=None,
@@ -216,8 +222,12 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--out", type=Path, default=None, help="also save the model as PATH.keras (+ .json)")
     train.add_argument("--name", default=None, help="model name in the registry (default: the preset's name)")
     train.add_argument("--resume", default=None, metavar="RUN_ID",
-                       help="continue this run from its last epoch with its own recipe; only --epochs, --out, "
-                            "--tensorboard, --data-dir and --quiet go with it")
+                       help="continue this run from its last epoch with its own recipe; only --epochs, "
+                            "--distribute, --out, --tensorboard, --data-dir and --quiet go with it")
+    train.add_argument("--distribute", choices=STRATEGIES, default="none",
+                       help="none: this process; mirrored: every local GPU (the CPU when there is none); "
+                            "multi-worker: the processes or machines $TF_CONFIG names (only the chief writes "
+                            "the run and --out)")
     train.add_argument("--tensorboard", action="store_true",
                        help="write TensorBoard logs into the run (tensorboard --logdir runs)")
     train.add_argument("--data-dir", type=Path, default=None, help=DATA_DIR_HELP)
@@ -240,17 +250,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
                  if getattr(args, option) not in (None, False)]
         if given:
             raise UsageError(f"{', '.join(given)} cannot go with --resume: a resumed run keeps its own recipe "
-                             "(network, training settings, data, name). Only --epochs, --out, --tensorboard, "
-                             "--data-dir and --quiet may be given with it; start a new run to change the recipe.")
+                             "(network, training settings, data, name). Only --epochs, --distribute, --out, "
+                             "--tensorboard, --data-dir and --quiet may be given with it; start a new run to "
+                             "change the recipe.")
         summary = workflows.resume_and_record(args.resume, epochs=args.epochs, data_dir=args.data_dir, out=args.out,
-                                             tensorboard=args.tensorboard, progress=not args.quiet)
+                                             tensorboard=args.tensorboard, progress=not args.quiet,
+                                             distribute=args.distribute)
     else:
         network, training = _configs_from_args(args)
         summary = workflows.train_and_record(
             network, training, name=args.name or args.preset or DEFAULT_PRESET, data_dir=args.data_dir,
             subset=args.subset, extra_usps=args.extra_usps, out=args.out, tensorboard=args.tensorboard,
             progress=not args.quiet, extra_writers=args.extra_writers, extra_data=args.extra_data,
-            usps_rescans=1 if args.usps_rescans is None else args.usps_rescans)
+            usps_rescans=1 if args.usps_rescans is None else args.usps_rescans, distribute=args.distribute)
     print(json.dumps(summary, indent=2))
     return EXIT_OK
 

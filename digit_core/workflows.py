@@ -6,6 +6,8 @@ They return data (dicts of JSON-ready values); printing is the CLI's job.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from digit_core import config
 from digit_core.store import registry
 from digit_core.training import runs
 from digit_core.models import zoo
+from digit_core.training.distribute import worker_role
 from digit_core.models.ensemble import check_member_count
 
 
@@ -224,15 +227,18 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
                      data_dir: Path | None = None, subset: int | None = None, extra_usps: bool = False,
                      out: Path | None = None, resume_run: str | None = None, tensorboard: bool = False,
                      progress: bool = True, extra_writers: bool = False,
-                     extra_data: Path | None = None, usps_rescans: int = 1) -> dict[str, Any]:
+                     extra_data: Path | None = None, usps_rescans: int = 1,
+                     distribute: str = "none") -> dict[str, Any]:
     """Train in a new (or resumed) run directory, evaluate on MNIST test, optionally save to ``out``.
 
     A run is resumed with the recipe it recorded (see ``resume_and_record``); one that does not match
-    it is refused rather than continued as something else.
+    it is refused rather than continued as something else. With ``distribute`` "multi-worker"
+    every worker runs this alike; only the chief makes the run, evaluates it and saves ``out``.
     """
     from digit_core.training.progress import training_progress
     from digit_core.training.train import record_test_metrics, train
 
+    role = worker_role(distribute)  # a bad TF_CONFIG fails before the data are read
     if out is not None:
         _check_out(out)
     if extra_data is not None:
@@ -249,18 +255,26 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
     if resume_run:
         run_dir = _run_dir(resume_run)
         _check_same_recipe(run_dir, network, data, len(x_train), len(x_val))
-    else:
+    elif role.is_chief:
         run_dir = runs.new_run_dir(config.runs_dir(), name)
+    else:
+        # The chief makes the run; this worker trains beside it in a directory of its own, deleted below.
+        run_dir = Path(tempfile.mkdtemp(prefix="digit-studio-worker-"))
     display, on_batch_end, on_epoch_end = None, None, None
     if progress:
         display, on_batch_end, on_epoch_end = training_progress(training.epochs, runs.read_run(run_dir).epochs_done)
     try:
         result = train(network, training, x_train, y_train, x_val, y_val, run_dir=run_dir, name=name,
                        on_epoch_end=on_epoch_end, on_batch_end=on_batch_end, resume=bool(resume_run),
-                       tensorboard=tensorboard, data=data)
+                       tensorboard=tensorboard, data=data, distribute=distribute)
     finally:
         if display is not None:
             display.close()
+        if not role.is_chief and not resume_run:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    if not role.is_chief:
+        return {"worker": role.describe(), "status": result.status, "epochs": len(result.history.get("loss", [])),
+                "train_size": len(x_train)}
     # The run's best checkpoint is what the registry serves, so it is what gets measured and saved.
     model, metrics = record_test_metrics(run_dir, result.model, training.normalization, result.seconds,
                                          x_test, y_test)
@@ -280,11 +294,13 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
 
 
 def resume_and_record(run_id: str, *, epochs: int | None = None, data_dir: Path | None = None,
-                      out: Path | None = None, tensorboard: bool = False, progress: bool = True) -> dict[str, Any]:
+                      out: Path | None = None, tensorboard: bool = False, progress: bool = True,
+                      distribute: str = "none") -> dict[str, Any]:
     """Continue a run from its last epoch with its own recipe: name, network, training settings and data.
 
     ``epochs`` is the new total (default: the run's own); everything else comes from the run's
-    ``config.json``, so a resumed run trains on the same images as before.
+    ``config.json``, so a resumed run trains on the same images as before. The distribution strategy
+    is not part of the recipe: a run may continue on other devices or machines than it started on.
     """
     recorded = runs.read_run(_run_dir(run_id)).config
     if not isinstance(recorded.get("network"), dict) or not isinstance(recorded.get("training"), dict):
@@ -296,7 +312,7 @@ def resume_and_record(run_id: str, *, epochs: int | None = None, data_dir: Path 
     training = zoo.with_overrides(zoo.train_config_from_dict(recorded["training"]), epochs=epochs)
     return train_and_record(network, training, name=str(recorded.get("name", run_id)), data_dir=data_dir,
                             out=out, resume_run=run_id, tensorboard=tensorboard, progress=progress,
-                            **_data_recipe(run_id, recorded))
+                            distribute=distribute, **_data_recipe(run_id, recorded))
 
 
 def data_description(subset: int | None = None, extra_usps: bool = False, extra_writers: bool = False,

@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from digit_core.training import distribute as distribution_engine
 from digit_core.training import runs
 from digit_core.models import zoo
 from digit_core.store.atomic import atomic_write_json
@@ -49,14 +51,31 @@ def train(network: zoo.NetworkConfig, training: zoo.TrainConfig, x_train: np.nda
           run_dir: Path | None = None, name: str = "model",
           on_epoch_end: EpochCallback | None = None, on_batch_end: BatchCallback | None = None,
           should_stop: StopRequest | None = None, resume: bool = False,
-          tensorboard: bool = False, data: Mapping[str, Any] | None = None) -> TrainResult:
+          tensorboard: bool = False, data: Mapping[str, Any] | None = None,
+          distribute: str = "none") -> TrainResult:
     """Train ``network`` on uint8 images (N, 28, 28) with integer labels.
 
     With ``run_dir`` the run is recorded there (see ``digit_core.training.runs``), ``data`` (how the images were
     chosen, e.g. ``{"subset": 2000, "extra_usps": False}``) in its config beside the network and the
     training settings, so the run can be resumed with its own recipe; ``resume=True`` continues the
     run in ``run_dir`` from its last completed epoch. Returns the trained model and its history.
+
+    ``distribute`` is one of ``digit_core.training.distribute.STRATEGIES``; with ``multi-worker`` every worker
+    calls ``train`` alike and only the chief writes ``run_dir`` (a non-chief reads it to resume).
     """
+    # First: multi-worker training must configure TensorFlow before it runs anything.
+    distribution = distribution_engine.start(distribute)
+    with distribution_engine.write_dir(run_dir, distribution) as write_dir:
+        return _train(network, training, x_train, y_train, x_val, y_val, run_dir=run_dir, write_dir=write_dir,
+                      name=name, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end, should_stop=should_stop,
+                      resume=resume, tensorboard=tensorboard, data=data, distribution=distribution)
+
+
+def _train(network: zoo.NetworkConfig, training: zoo.TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
+           x_val: np.ndarray | None, y_val: np.ndarray | None, *, run_dir: Path | None, write_dir: Path | None,
+           name: str, on_epoch_end: EpochCallback | None, on_batch_end: BatchCallback | None,
+           should_stop: StopRequest | None, resume: bool, tensorboard: bool, data: Mapping[str, Any] | None,
+           distribution: distribution_engine.Distribution | None) -> TrainResult:
     import keras
 
     from digit_core.training import keras_hooks as hooks
@@ -75,29 +94,66 @@ def train(network: zoo.NetworkConfig, training: zoo.TrainConfig, x_train: np.nda
             raise ValueError(f"Cannot resume: no last.keras checkpoint in {run_dir}.")
         from digit_core.store.registry import load_keras_model
 
-        model = load_keras_model(run_dir / "last.keras")
+        # Under a strategy the model is made (built or loaded) in its scope, so that its variables are mirrored.
+        with distribution.scope() if distribution else nullcontext():
+            model = load_keras_model(run_dir / "last.keras")
         history = runs.read_history(run_dir)
         initial_epoch = len(history.get("loss", []))
         if initial_epoch >= training.epochs:
             raise ValueError(f"The run already has {initial_epoch} epochs; ask for more than that to resume.")
     else:
-        model = zoo.build_network(network, name=_keras_name(name))
-        compile_model(model, training, steps_per_epoch)
+        with distribution.scope() if distribution else nullcontext():
+            model = zoo.build_network(network, name=_keras_name(name))
+            compile_model(model, training, steps_per_epoch)
 
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(run_dir / "config.json", _run_config(name, network, training, x_train, x_val,
-                                                               run_dir, data))
-        runs.write_status(run_dir, "running", epoch=initial_epoch)
+    if write_dir is not None:
+        write_dir.mkdir(parents=True, exist_ok=True)
+        recorded = _run_config(name, network, training, x_train, x_val, run_dir, data)
+        if distribution is not None:
+            recorded["distribution"] = distribution.describe()
+        atomic_write_json(write_dir / "config.json", recorded)
+        runs.write_status(write_dir, "running", epoch=initial_epoch)
 
     monitor = "val_accuracy" if has_validation else "accuracy"
-    progress = hooks.ProgressCallback(history, run_dir, monitor, on_epoch_end, on_batch_end, should_stop)
+    progress = hooks.ProgressCallback(history, write_dir, monitor, on_epoch_end, on_batch_end, should_stop)
     callbacks: list = [progress]
     if training.early_stopping_patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=training.early_stopping_patience,
                                                        restore_best_weights=True))
-    if tensorboard and run_dir is not None:
+    if tensorboard and write_dir is not None and write_dir == run_dir:  # the chief's logs only
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
+
+    if distribution is None:
+        inputs, validation = _fit_inputs(training, x_train, y_train, x_val if has_validation else None, y_val)
+    else:
+        inputs, validation = _distributed_inputs(training, x_train, y_train, x_val if has_validation else None,
+                                                 y_val)
+    started = time.perf_counter()
+    try:
+        model.fit(**inputs, epochs=training.epochs, initial_epoch=initial_epoch, validation_data=validation,
+                  callbacks=callbacks, verbose=0)
+    except KeyboardInterrupt:
+        if write_dir is not None:
+            runs.write_status(write_dir, "stopped", message="Interrupted; the best checkpoint is kept.")
+        raise
+    except Exception as error:
+        if write_dir is not None:
+            message = (f"{type(error).__name__}: {error}" if distribution is None
+                       else distribution_engine.failure_message(error))
+            runs.write_status(write_dir, "failed", message=message)
+        raise
+    seconds = time.perf_counter() - started
+    status = "stopped" if progress.stop_requested else "completed"
+    if write_dir is not None:
+        hooks.save_model_atomic(model, write_dir / "final.keras")
+        runs.write_status(write_dir, status, epoch=len(history.get("loss", [])), seconds=round(seconds, 2))
+    return TrainResult(model=model, history=history, status=status, run_dir=run_dir, seconds=seconds)
+
+
+def _fit_inputs(training: zoo.TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray | None,
+                y_val: np.ndarray | None) -> tuple[dict[str, Any], Any]:
+    """``fit``'s training input and validation data in one process, as NumPy arrays."""
+    from digit_core.training import keras_hooks as hooks
 
     if training.augment:
         inputs = {"x": hooks.AugmentedBatches(x_train, y_train, training.batch_size, training.normalization,
@@ -106,26 +162,23 @@ def train(network: zoo.NetworkConfig, training: zoo.TrainConfig, x_train: np.nda
         inputs = {"x": hooks.prepare_images(x_train, training.normalization), "y": hooks.one_hot(y_train),
                   "batch_size": training.batch_size, "shuffle": True}
     validation = None
-    if has_validation:
+    if x_val is not None:
         validation = (hooks.prepare_images(x_val, training.normalization), hooks.one_hot(y_val))
-    started = time.perf_counter()
-    try:
-        model.fit(**inputs, epochs=training.epochs, initial_epoch=initial_epoch, validation_data=validation,
-                  callbacks=callbacks, verbose=0)
-    except KeyboardInterrupt:
-        if run_dir is not None:
-            runs.write_status(run_dir, "stopped", message="Interrupted; the best checkpoint is kept.")
-        raise
-    except Exception as error:
-        if run_dir is not None:
-            runs.write_status(run_dir, "failed", message=f"{type(error).__name__}: {error}")
-        raise
-    seconds = time.perf_counter() - started
-    status = "stopped" if progress.stop_requested else "completed"
-    if run_dir is not None:
-        hooks.save_model_atomic(model, run_dir / "final.keras")
-        runs.write_status(run_dir, status, epoch=len(history.get("loss", [])), seconds=round(seconds, 2))
-    return TrainResult(model=model, history=history, status=status, run_dir=run_dir, seconds=seconds)
+    return inputs, validation
+
+
+def _distributed_inputs(training: zoo.TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
+                        x_val: np.ndarray | None, y_val: np.ndarray | None) -> tuple[dict[str, Any], Any]:
+    """``fit``'s training input and validation data as ``tf.data`` pipelines, sharded across workers."""
+    from digit_core.training import tf_distribute
+
+    dataset = tf_distribute.training_dataset(x_train, y_train, training.batch_size, training.normalization,
+                                             training.seed, training.augment)
+    validation = None
+    if x_val is not None:
+        validation = tf_distribute.validation_dataset(x_val, y_val, training.batch_size, training.normalization)
+    # Shuffled in the pipeline (alike on every worker, so that each reads its own share).
+    return {"x": dataset, "shuffle": False}, validation
 
 
 def _check_data(x: np.ndarray, y: np.ndarray | None, what: str) -> None:

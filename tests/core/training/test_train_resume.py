@@ -52,7 +52,7 @@ def test_resume_refuses_a_recipe_option(isolated_dirs, capsys, extra) -> None:
     assert cli.main(["train", "--resume", "any-run", *extra]) == cli.EXIT_USAGE
     error = capsys.readouterr().err
     assert f"{extra[0]} cannot go with --resume" in error and "keeps its own recipe" in error
-    assert "Only --epochs, --out, --tensorboard, --data-dir and --quiet" in error
+    assert "Only --epochs, --distribute, --out, --tensorboard, --data-dir and --quiet" in error
 
 
 @pytest.mark.parametrize("extra, message", [
