@@ -5,10 +5,10 @@ They return data (dicts of JSON-ready values); printing is the CLI's job.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,9 @@ from digit_core.training import runs
 from digit_core.models import zoo
 from digit_core.training.distribute import worker_role
 from digit_core.models.ensemble import check_member_count
+from digit_core.training.recipe import (check_data_options, check_same_recipe, data_description, recorded_data_recipe,
+                                       training_images)
+from digit_core.training.train import BatchCallback, EpochCallback, StopRequest, TrainResult, train
 
 
 def resolve_model_path(model: str | Path | None) -> Path:
@@ -42,10 +45,6 @@ def load_predictor(model: str | Path | None):
 
 # Images per step of an evaluation, so a progress display can count them.
 EVALUATION_CHUNK = 1000
-# How a run's training images were chosen, as recorded in its config.json ("data"), with the defaults;
-# "extra_data" (train --extra-data's CSV) is recorded only when one was given.
-DATA_RECIPE = {"subset": None, "extra_usps": False, "extra_writers": False, "extra_data": None, "usps_rescans": 1}
-MNIST_TRAIN_IMAGES = 60_000
 
 
 def evaluate_model(model: str | Path | None, dataset: str = "mnist", data_dir: Path | None = None,
@@ -182,45 +181,18 @@ def _check_out(out: Path) -> None:
         raise ValueError(f"--out must end in .keras, got {out}.")
 
 
-def training_images(data_dir: Path | None, subset: int | None, extra_usps: bool, seed: int,
-                    validation_split: float, extra_writers: bool = False,
-                    extra_data: Path | None = None, usps_rescans: int = 1) -> tuple[np.ndarray, ...]:
-    """(x_train, y_train, x_val, y_val, x_test, y_test) as uint8 images and labels.
+@dataclass(frozen=True)
+class TrainingHooks:
+    """How a caller follows a training: progress callables, a stop request, and each status change.
 
-    ``extra_usps`` adds USPS train, ``extra_writers`` USPS train and the training writers of pendigits
-    and optdigits (``digit_core.data.writers``, USPS rescanned ``usps_rescans`` times), all read through the
-    pipeline; ``extra_data`` a
-    ``label,pixel0..pixel783`` CSV's images as they are (e.g. ``collection export``'s). Validation
-    stays MNIST's.
+    Without hooks, ``train_and_record`` shows its progress on stderr (the CLI); the app's background
+    jobs pass their own, so that the page, the CLI and the tests go through the same steps.
     """
-    from digit_core import data
-    from digit_core.data.csv_import import read_digits_csv
-    from digit_core.data.writers import other_writers_training_set, scan_as_mnist
 
-    # Before MNIST: a bad CSV fails at once.
-    csv_images, csv_labels = read_digits_csv(extra_data) if extra_data is not None else (None, None)
-    if extra_data is not None and csv_labels is None:
-        raise ValueError(f"{extra_data} has no label column (like Kaggle's test.csv): --extra-data needs "
-                         "label,pixel0..pixel783 rows to train on.")
-    mnist = data.load_mnist(data_dir)
-    x, y = mnist.x_train, mnist.y_train
-    if subset is not None:
-        if subset < 10:
-            raise ValueError(f"--subset must be at least 10 images, got {subset}.")
-        x, y = x[:subset], y[:subset]
-    x_train, y_train, x_val, y_val = data.validation_split(x, y, validation_split, seed)
-    if extra_writers:
-        extra_images, extra_labels = other_writers_training_set(seed, usps_rescans=usps_rescans)
-    elif extra_usps:
-        usps_images, extra_labels = data.load_usps("train")
-        extra_images = scan_as_mnist(usps_images)
-    if extra_writers or extra_usps:
-        x_train = np.concatenate([x_train, extra_images])
-        y_train = np.concatenate([y_train, extra_labels])
-    if csv_images is not None:
-        x_train = np.concatenate([x_train, csv_images])
-        y_train = np.concatenate([y_train, csv_labels])
-    return x_train, y_train, x_val, y_val, mnist.x_test, mnist.y_test
+    on_epoch_end: EpochCallback | None = None
+    on_batch_end: BatchCallback | None = None
+    should_stop: StopRequest | None = None
+    on_status: Callable[[str, Path], None] | None = None  # ("training" or "evaluating", the run's directory)
 
 
 def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, name: str,
@@ -228,69 +200,115 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
                      out: Path | None = None, resume_run: str | None = None, tensorboard: bool = False,
                      progress: bool = True, extra_writers: bool = False,
                      extra_data: Path | None = None, usps_rescans: int = 1,
-                     distribute: str = "none") -> dict[str, Any]:
+                     distribute: str = "none", runs_root: Path | None = None,
+                     hooks: TrainingHooks | None = None) -> dict[str, Any]:
     """Train in a new (or resumed) run directory, evaluate on MNIST test, optionally save to ``out``.
 
     A run is resumed with the recipe it recorded (see ``resume_and_record``); one that does not match
     it is refused rather than continued as something else. With ``distribute`` "multi-worker"
     every worker runs this alike; only the chief makes the run, evaluates it and saves ``out``.
+    ``runs_root`` (default: the configured runs directory) is where a new run goes.
     """
-    from digit_core.training.progress import training_progress
-    from digit_core.training.train import record_test_metrics, train
-
     role = worker_role(distribute)  # a bad TF_CONFIG fails before the data are read
     if out is not None:
         _check_out(out)
     if extra_data is not None:
         # Recorded as an absolute path, so that --resume finds the same file from any directory.
         extra_data = Path(extra_data).expanduser().resolve()
-    if usps_rescans != 1 and not extra_writers:
-        raise ValueError("--usps-rescans only applies with --extra-writers.")
-    if not 0 <= usps_rescans <= 10:
-        raise ValueError(f"--usps-rescans must be between 0 and 10, got {usps_rescans}.")
+    check_data_options(extra_writers, usps_rescans)
     data = data_description(subset, extra_usps, extra_writers, extra_data, usps_rescans)
     x_train, y_train, x_val, y_val, x_test, y_test = training_images(
         data_dir, subset, extra_usps, training.seed, training.validation_split, extra_writers, extra_data,
         usps_rescans)
+    run_dir = _training_run_dir(resume_run, role.is_chief, runs_root or config.runs_dir(), name)
     if resume_run:
-        run_dir = _run_dir(resume_run)
-        _check_same_recipe(run_dir, network, data, len(x_train), len(x_val))
-    elif role.is_chief:
-        run_dir = runs.new_run_dir(config.runs_dir(), name)
-    else:
-        # The chief makes the run; this worker trains beside it in a directory of its own, deleted below.
-        run_dir = Path(tempfile.mkdtemp(prefix="digit-studio-worker-"))
-    display, on_batch_end, on_epoch_end = None, None, None
-    if progress:
-        display, on_batch_end, on_epoch_end = training_progress(training.epochs, runs.read_run(run_dir).epochs_done)
+        check_same_recipe(run_dir, network, data, len(x_train), len(x_val))
     try:
-        result = train(network, training, x_train, y_train, x_val, y_val, run_dir=run_dir, name=name,
-                       on_epoch_end=on_epoch_end, on_batch_end=on_batch_end, resume=bool(resume_run),
-                       tensorboard=tensorboard, data=data, distribute=distribute)
+        result = _train_with_hooks(network, training, (x_train, y_train, x_val, y_val), run_dir, name,
+                                   resume=bool(resume_run), tensorboard=tensorboard, data=data,
+                                   distribute=distribute, hooks=hooks, progress=progress)
     finally:
-        if display is not None:
-            display.close()
         if not role.is_chief and not resume_run:
             shutil.rmtree(run_dir, ignore_errors=True)
     if not role.is_chief:
         return {"worker": role.describe(), "status": result.status, "epochs": len(result.history.get("loss", [])),
                 "train_size": len(x_train)}
+    if hooks is not None and hooks.on_status is not None:
+        hooks.on_status("evaluating", run_dir)
     # The run's best checkpoint is what the registry serves, so it is what gets measured and saved.
     model, metrics = record_test_metrics(run_dir, result.model, training.normalization, result.seconds,
                                          x_test, y_test)
     summary = {"run_id": run_dir.name, "name": name, "status": result.status,
                "epochs": len(result.history.get("loss", [])), "train_size": len(x_train), **metrics}
     if out is not None:
-        metadata = {"name": name, "architecture": registry.describe_network(zoo.network_to_dict(network)),
-                    "network": zoo.network_to_dict(network), "training": runs.read_run(run_dir).config.get(
-                        "training", {}), "test_accuracy": metrics["test_accuracy"],
-                    "test_loss": metrics["test_loss"], "train_seconds": metrics["train_seconds"],
-                    "extra_usps": extra_usps or extra_writers, "extra_writers": extra_writers,
-                    "extra_data": str(extra_data) if extra_data is not None else None,
-                    "from_run": run_dir.name}
-        registry.save(model, out.stem, metadata, models_dir=out.parent)
+        _save_trained(model, out, name, network, run_dir, metrics, data)
         summary["saved"] = str(out)
     return summary
+
+
+def _training_run_dir(resume_run: str | None, is_chief: bool, runs_root: Path, name: str) -> Path:
+    if resume_run:
+        return _run_dir(resume_run)
+    if is_chief:
+        return runs.new_run_dir(runs_root, name)
+    # The chief makes the run; this worker trains beside it in a directory of its own, deleted after.
+    return Path(tempfile.mkdtemp(prefix="digit-studio-worker-"))
+
+
+def _train_with_hooks(network: zoo.NetworkConfig, training: zoo.TrainConfig, images: tuple[np.ndarray, ...],
+                      run_dir: Path, name: str, *, resume: bool, tensorboard: bool, data: dict[str, Any],
+                      distribute: str, hooks: TrainingHooks | None, progress: bool) -> TrainResult:
+    """``train`` followed by the caller's hooks, or by a progress display on stderr when there are none."""
+    from digit_core.training.progress import training_progress
+
+    display = None
+    if hooks is None:
+        hooks = TrainingHooks()
+        if progress:
+            display, on_batch_end, on_epoch_end = training_progress(training.epochs,
+                                                                    runs.read_run(run_dir).epochs_done)
+            hooks = TrainingHooks(on_epoch_end=on_epoch_end, on_batch_end=on_batch_end)
+    if hooks.on_status is not None:
+        hooks.on_status("training", run_dir)
+    try:
+        return train(network, training, *images, run_dir=run_dir, name=name, on_epoch_end=hooks.on_epoch_end,
+                     on_batch_end=hooks.on_batch_end, should_stop=hooks.should_stop, resume=resume,
+                     tensorboard=tensorboard, data=data, distribute=distribute)
+    finally:
+        if display is not None:
+            display.close()
+
+
+def _save_trained(model: Any, out: Path, name: str, network: zoo.NetworkConfig, run_dir: Path,
+                  metrics: dict[str, Any], data: dict[str, Any]) -> None:
+    """Save the run's model to ``out`` (+ its ONNX export and sidecar) with its recipe and metrics."""
+    metadata = {"name": name, "architecture": registry.describe_network(zoo.network_to_dict(network)),
+                "network": zoo.network_to_dict(network),
+                "training": runs.read_run(run_dir).config.get("training", {}),
+                "test_accuracy": metrics["test_accuracy"], "test_loss": metrics["test_loss"],
+                "train_seconds": metrics["train_seconds"],
+                "extra_usps": bool(data["extra_usps"] or data["extra_writers"]),
+                "extra_writers": data["extra_writers"], "extra_data": data.get("extra_data"),
+                "from_run": run_dir.name}
+    registry.save(model, out.stem, metadata, models_dir=out.parent)
+
+
+def record_test_metrics(run_dir: Path, trained_model: Any, normalization: str, seconds: float,
+                        x_test: np.ndarray, y_test: np.ndarray) -> tuple[Any, dict[str, Any]]:
+    """Evaluate the run's best checkpoint (the model the registry serves) and write ``metrics.json``.
+
+    Returns that model and its metrics; ``trained_model`` stands in when there is no checkpoint.
+    """
+    from digit_core.inference.evaluate import evaluate
+    from digit_core.inference.predict import Predictor
+    from digit_core.store.atomic import atomic_write_json
+
+    best = run_dir / "best.keras"
+    model = registry.load_keras_model(best) if best.is_file() else trained_model
+    evaluation = evaluate(Predictor(model, normalization).probabilities, x_test, y_test)
+    metrics = {**evaluation.summary(), "params": int(model.count_params()), "train_seconds": round(seconds, 2)}
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    return model, metrics
 
 
 def resume_and_record(run_id: str, *, epochs: int | None = None, data_dir: Path | None = None,
@@ -312,19 +330,7 @@ def resume_and_record(run_id: str, *, epochs: int | None = None, data_dir: Path 
     training = zoo.with_overrides(zoo.train_config_from_dict(recorded["training"]), epochs=epochs)
     return train_and_record(network, training, name=str(recorded.get("name", run_id)), data_dir=data_dir,
                             out=out, resume_run=run_id, tensorboard=tensorboard, progress=progress,
-                            distribute=distribute, **_data_recipe(run_id, recorded))
-
-
-def data_description(subset: int | None = None, extra_usps: bool = False, extra_writers: bool = False,
-                     extra_data: Path | None = None, usps_rescans: int = 1) -> dict[str, Any]:
-    """The ``data`` a run records: ``DATA_RECIPE``'s keys, ``extra_data`` only when a CSV was added and
-    ``usps_rescans`` only when it is not the default."""
-    data: dict[str, Any] = {"subset": subset, "extra_usps": extra_usps, "extra_writers": extra_writers}
-    if extra_data is not None:
-        data["extra_data"] = str(extra_data)
-    if usps_rescans != 1:
-        data["usps_rescans"] = usps_rescans
-    return data
+                            distribute=distribute, **recorded_data_recipe(run_id, recorded))
 
 
 def _run_dir(run_id: str) -> Path:
@@ -332,43 +338,6 @@ def _run_dir(run_id: str) -> Path:
     if not run_id or Path(run_id).name != run_id or not run_dir.is_dir():
         raise ValueError(f"No run {run_id!r} in {config.runs_dir()}.")
     return run_dir
-
-
-def _data_recipe(run_id: str, recorded: dict[str, Any]) -> dict[str, Any]:
-    """The run's data recipe (``DATA_RECIPE``'s keys), from its config or, for an older run, its sizes."""
-    data = recorded.get("data")
-    if isinstance(data, dict):
-        unknown = sorted(set(data) - set(DATA_RECIPE))
-        if unknown:
-            raise ValueError(f"Run {run_id!r} was trained on data this version cannot gather again "
-                             f"({', '.join(unknown)}), so it cannot be resumed.")
-        return {**DATA_RECIPE, **data}
-    # Runs recorded before the data recipe was: MNIST alone tells its size, a subset included.
-    images = int(recorded.get("train_size", 0)) + int(recorded.get("validation_size", 0))
-    if not 0 < images <= MNIST_TRAIN_IMAGES:
-        raise ValueError(f"Run {run_id!r} did not record which data it was trained on and used more than "
-                         "MNIST's training images, so it cannot be resumed; start a new run instead.")
-    return {**DATA_RECIPE, "subset": None if images == MNIST_TRAIN_IMAGES else images}
-
-
-def _check_same_recipe(run_dir: Path, network: zoo.NetworkConfig, data: dict[str, Any], train_size: int,
-                       validation_size: int) -> None:
-    """Refuse to continue a run as another network or on other images than it started with."""
-    recorded = runs.read_run(run_dir).config
-    if recorded.get("network") not in (None, _json_ready(zoo.network_to_dict(network))):
-        raise ValueError(f"Run {run_dir.name!r} trains another network; resume it with its own recipe.")
-    if recorded.get("data") is not None and {**DATA_RECIPE, **recorded["data"]} != {**DATA_RECIPE, **data}:
-        raise ValueError(f"Run {run_dir.name!r} was trained on other data ({recorded['data']}); "
-                         "resume it with its own recipe.")
-    sizes = (recorded.get("train_size", train_size), recorded.get("validation_size", validation_size))
-    if sizes != (train_size, validation_size):
-        raise ValueError(f"Run {run_dir.name!r} trained on {sizes[0]:,} images and validated on {sizes[1]:,}; "
-                         f"these data give {train_size:,} and {validation_size:,}. Is it the same data directory?")
-
-
-def _json_ready(payload: dict[str, Any]) -> dict[str, Any]:
-    # Tuples become lists, as in config.json.
-    return json.loads(json.dumps(payload))
 
 
 def ensemble_and_record(members: list[str], *, out: Path, name: str,

@@ -26,6 +26,8 @@ from digit_core.training.finetune import FineTuneRequest
 # Job statuses, in the order a run goes through them; the last three are final.
 ACTIVE_STATUSES = ("loading data", "training", "evaluating")
 FINAL_STATUSES = ("completed", "stopped", "failed")
+# What a finished run reports (its metrics.json).
+RUN_METRICS = ("test_accuracy", "test_loss", "n", "params", "train_seconds")
 
 
 class TrainingBusyError(RuntimeError):
@@ -133,25 +135,20 @@ class TrainingJob:
             self._update(status="failed", error=f"{type(error).__name__}: {error}")
 
     def _train_and_evaluate(self) -> None:
-        from digit_core.workflows import data_description, training_images
-        from digit_core.training.train import record_test_metrics, train
+        from digit_core.workflows import TrainingHooks, train_and_record
 
         request = self.request
         if isinstance(request, FineTuneRequest):
             self._fine_tune(request)
             return
-        x_train, y_train, x_val, y_val, x_test, y_test = training_images(
-            self._data_dir, request.subset, False, request.training.seed, request.training.validation_split)
-        run_dir = runs.new_run_dir(self._runs_root, request.name)
-        self._update(status="training", run_dir=run_dir)
-        result = train(request.network, request.training, x_train, y_train, x_val, y_val, run_dir=run_dir,
-                       name=request.name, on_epoch_end=self._on_epoch_end, on_batch_end=self._on_batch_end,
-                       should_stop=self._stop.is_set, tensorboard=request.tensorboard,
-                       data=data_description(request.subset))
-        self._update(status="evaluating")
-        _, metrics = record_test_metrics(run_dir, result.model, request.training.normalization, result.seconds,
-                                         x_test, y_test)
-        self._update(status=result.status, metrics=MappingProxyType(metrics))
+        hooks = TrainingHooks(on_epoch_end=self._on_epoch_end, on_batch_end=self._on_batch_end,
+                              should_stop=self._stop.is_set,
+                              on_status=lambda status, run_dir: self._update(status=status, run_dir=run_dir))
+        summary = train_and_record(request.network, request.training, name=request.name, data_dir=self._data_dir,
+                                   subset=request.subset, tensorboard=request.tensorboard, progress=False,
+                                   runs_root=self._runs_root, hooks=hooks)
+        metrics = {key: summary[key] for key in RUN_METRICS}
+        self._update(status=summary["status"], metrics=MappingProxyType(metrics))
 
     def _fine_tune(self, request: FineTuneRequest) -> None:
         from digit_core.training.finetune import fine_tune_collection, load_collection_split

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,54 +84,88 @@ def _train(network: zoo.NetworkConfig, training: zoo.TrainConfig, x_train: np.nd
     has_validation = x_val is not None and len(x_val) > 0
     if has_validation:
         _check_data(x_val, y_val, "validation")
-    keras.utils.set_random_seed(training.seed)
-    steps_per_epoch = int(np.ceil(len(x_train) / training.batch_size))
-
-    history: dict[str, list[float]] = {}
-    initial_epoch = 0
-    if resume:
-        if run_dir is None or not (run_dir / "last.keras").exists():
-            raise ValueError(f"Cannot resume: no last.keras checkpoint in {run_dir}.")
-        from digit_core.store.registry import load_keras_model
-
-        # Under a strategy the model is made (built or loaded) in its scope, so that its variables are mirrored.
-        with distribution.scope() if distribution else nullcontext():
-            model = load_keras_model(run_dir / "last.keras")
-        history = runs.read_history(run_dir)
-        initial_epoch = len(history.get("loss", []))
-        if initial_epoch >= training.epochs:
-            raise ValueError(f"The run already has {initial_epoch} epochs; ask for more than that to resume.")
     else:
-        with distribution.scope() if distribution else nullcontext():
-            model = zoo.build_network(network, name=_keras_name(name))
-            compile_model(model, training, steps_per_epoch)
-
+        x_val, y_val = None, None
+    keras.utils.set_random_seed(training.seed)
+    model, history = _start_model(network, training, len(x_train), run_dir, name, resume, distribution)
+    initial_epoch = len(history.get("loss", []))
     if write_dir is not None:
-        write_dir.mkdir(parents=True, exist_ok=True)
-        recorded = _run_config(name, network, training, x_train, x_val, run_dir, data)
-        if distribution is not None:
-            recorded["distribution"] = distribution.describe()
-        atomic_write_json(write_dir / "config.json", recorded)
-        runs.write_status(write_dir, "running", epoch=initial_epoch)
-
+        _record_start(write_dir, _run_config(name, network, training, x_train, x_val, run_dir, data), distribution,
+                      initial_epoch)
     monitor = "val_accuracy" if has_validation else "accuracy"
     progress = hooks.ProgressCallback(history, write_dir, monitor, on_epoch_end, on_batch_end, should_stop)
+    # TensorBoard logs are the chief's only.
+    callbacks = _callbacks(training, progress, monitor, run_dir if tensorboard and write_dir == run_dir else None)
+    if distribution is None:
+        inputs, validation = _fit_inputs(training, x_train, y_train, x_val, y_val)
+    else:
+        inputs, validation = _distributed_inputs(training, x_train, y_train, x_val, y_val)
+    started = time.perf_counter()
+    with _status_on_failure(write_dir, distribution):
+        model.fit(**inputs, epochs=training.epochs, initial_epoch=initial_epoch, validation_data=validation,
+                  callbacks=callbacks, verbose=0)
+    seconds = time.perf_counter() - started
+    status = "stopped" if progress.stop_requested else "completed"
+    if write_dir is not None:
+        hooks.save_model_atomic(model, write_dir / "final.keras")
+        runs.write_status(write_dir, status, epoch=len(history.get("loss", [])), seconds=round(seconds, 2))
+    return TrainResult(model=model, history=history, status=status, run_dir=run_dir, seconds=seconds)
+
+
+def _start_model(network: zoo.NetworkConfig, training: zoo.TrainConfig, train_size: int, run_dir: Path | None,
+                 name: str, resume: bool, distribution: distribution_engine.Distribution | None,
+                 ) -> tuple[Any, dict[str, list[float]]]:
+    """A new compiled network and an empty history, or the run's last checkpoint and its history.
+
+    Under a strategy the model is made (built or loaded) in its scope, so that its variables are mirrored.
+    """
+    scope = distribution.scope() if distribution else nullcontext()
+    if not resume:
+        with scope:
+            model = zoo.build_network(network, name=_keras_name(name))
+            compile_model(model, training, steps_per_epoch=int(np.ceil(train_size / training.batch_size)))
+        return model, {}
+    if run_dir is None or not (run_dir / "last.keras").exists():
+        raise ValueError(f"Cannot resume: no last.keras checkpoint in {run_dir}.")
+    from digit_core.store.registry import load_keras_model
+
+    history = runs.read_history(run_dir)
+    epochs_done = len(history.get("loss", []))
+    if epochs_done >= training.epochs:
+        raise ValueError(f"The run already has {epochs_done} epochs; ask for more than that to resume.")
+    with scope:
+        model = load_keras_model(run_dir / "last.keras")
+    return model, history
+
+
+def _record_start(write_dir: Path, recorded: dict[str, Any], distribution: distribution_engine.Distribution | None,
+                  initial_epoch: int) -> None:
+    write_dir.mkdir(parents=True, exist_ok=True)
+    if distribution is not None:
+        recorded["distribution"] = distribution.describe()
+    atomic_write_json(write_dir / "config.json", recorded)
+    runs.write_status(write_dir, "running", epoch=initial_epoch)
+
+
+def _callbacks(training: zoo.TrainConfig, progress: Any, monitor: str, tensorboard_run: Path | None) -> list:
+    """The progress callback, early stopping when the recipe asks for it, and TensorBoard's logs."""
+    import keras
+
     callbacks: list = [progress]
     if training.early_stopping_patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=training.early_stopping_patience,
                                                        restore_best_weights=True))
-    if tensorboard and write_dir is not None and write_dir == run_dir:  # the chief's logs only
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
+    if tensorboard_run is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_run / "tensorboard")))
+    return callbacks
 
-    if distribution is None:
-        inputs, validation = _fit_inputs(training, x_train, y_train, x_val if has_validation else None, y_val)
-    else:
-        inputs, validation = _distributed_inputs(training, x_train, y_train, x_val if has_validation else None,
-                                                 y_val)
-    started = time.perf_counter()
+
+@contextmanager
+def _status_on_failure(write_dir: Path | None, distribution: distribution_engine.Distribution | None,
+                       ) -> Iterator[None]:
+    """Leave an honest status behind when training is interrupted or fails, then let the error through."""
     try:
-        model.fit(**inputs, epochs=training.epochs, initial_epoch=initial_epoch, validation_data=validation,
-                  callbacks=callbacks, verbose=0)
+        yield
     except KeyboardInterrupt:
         if write_dir is not None:
             runs.write_status(write_dir, "stopped", message="Interrupted; the best checkpoint is kept.")
@@ -142,12 +176,6 @@ def _train(network: zoo.NetworkConfig, training: zoo.TrainConfig, x_train: np.nd
                        else distribution_engine.failure_message(error))
             runs.write_status(write_dir, "failed", message=message)
         raise
-    seconds = time.perf_counter() - started
-    status = "stopped" if progress.stop_requested else "completed"
-    if write_dir is not None:
-        hooks.save_model_atomic(model, write_dir / "final.keras")
-        runs.write_status(write_dir, status, epoch=len(history.get("loss", [])), seconds=round(seconds, 2))
-    return TrainResult(model=model, history=history, status=status, run_dir=run_dir, seconds=seconds)
 
 
 def _fit_inputs(training: zoo.TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray | None,
@@ -203,21 +231,3 @@ def _run_config(name: str, network: zoo.NetworkConfig, training: zoo.TrainConfig
     # A resumed run keeps the data description it started with.
     data = data if data is not None else existing.get("data")
     return {**recorded, "data": dict(data)} if data is not None else recorded
-
-
-def record_test_metrics(run_dir: Path, trained_model: Any, normalization: str, seconds: float,
-                        x_test: np.ndarray, y_test: np.ndarray) -> tuple[Any, dict[str, Any]]:
-    """Evaluate the run's best checkpoint (the model the registry serves) and write ``metrics.json``.
-
-    Returns that model and its metrics; ``trained_model`` stands in when there is no checkpoint.
-    """
-    from digit_core.inference.evaluate import evaluate
-    from digit_core.inference.predict import Predictor
-    from digit_core.store.registry import load_keras_model
-
-    best = run_dir / "best.keras"
-    model = load_keras_model(best) if best.is_file() else trained_model
-    evaluation = evaluate(Predictor(model, normalization).probabilities, x_test, y_test)
-    metrics = {**evaluation.summary(), "params": int(model.count_params()), "train_seconds": round(seconds, 2)}
-    atomic_write_json(run_dir / "metrics.json", metrics)
-    return model, metrics
