@@ -40,8 +40,9 @@ notebook_models = figures.notebook_rows(results)
 if notebook_models:
     st.subheader("The notebooks' models: notebook reported, measured here")
     st.dataframe(notebook_models, hide_index=True)
-    st.caption("Each trained with its notebook's recipe (epochs, batch size, optimizer). \"notebook reported\" "
-               "is blank where a notebook gave no exact figure.")
+    st.caption("Each trained here with its notebook's recipe (epochs, batch size, optimizer); \"notebook "
+               "reported\" is blank where there is no exact figure (`best` is ours). USPS scans and sklearn "
+               "digits: the same model reading other people's handwriting, scanned.")
 
 st.subheader("Leaderboard")
 whole_numbers = {column: st.column_config.NumberColumn(format="%d")
