@@ -259,19 +259,26 @@ def conclusions(results: Sequence[dict[str, Any]]) -> dict[str, str]:
 NOTEBOOK_TOLERANCE = 0.003
 
 
+def notebook_difference(entry: dict[str, Any]) -> float | None:
+    """Points measured here minus its notebook's figure, from both rounded to two decimals (so the
+    difference adds up as printed); None without both figures."""
+    reported, measured = entry.get("notebook_test_accuracy"), entry.get("test_accuracy")
+    if reported is None or measured is None:
+        return None
+    return round(round(100 * measured, 2) - round(100 * reported, 2), 2)
+
+
 def notebook_differences(results: Sequence[dict[str, Any]]) -> str:
     """How each model with a notebook figure differs from it, e.g. ``slp 92.31% here vs 92.16% in its
     notebook (+0.15 points)``; "" when no entry has both figures."""
     parts = []
     for entry in results:
-        reported, measured = entry.get("notebook_test_accuracy"), entry.get("test_accuracy")
-        if reported is None or measured is None:
+        difference = notebook_difference(entry)
+        if difference is None:
             continue
-        # From the rounded figures, so the sentence adds up as printed.
-        here, there = round(100 * measured, 2), round(100 * reported, 2)
-        difference = round(here - there, 2)
+        measured, reported = entry["test_accuracy"], entry["notebook_test_accuracy"]
         short = ", more than 0.3 below" if measured < reported - NOTEBOOK_TOLERANCE else ""
-        parts.append(f"{entry['name']} {here:.2f}% here vs {there:.2f}% in its notebook "
+        parts.append(f"{entry['name']} {100 * measured:.2f}% here vs {100 * reported:.2f}% in its notebook "
                      f"({difference:+.2f} points{short})")
     return f"Against the notebooks' own figures: {'; '.join(parts)}." if parts else ""
 

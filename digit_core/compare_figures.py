@@ -11,6 +11,7 @@ from typing import Any
 import plotly.express as px
 import plotly.graph_objects as go
 
+from digit_core.compare import notebook_difference
 from digit_core.study import NOTEBOOK_EXPERIMENT
 
 Results = Sequence[dict[str, Any]]
@@ -46,16 +47,8 @@ def leaderboard_rows(results: Results) -> list[dict[str, Any]]:
 def notebook_rows(results: Results) -> list[dict[str, Any]]:
     """The notebook models in the study's order: what each notebook reported beside what was measured here
     (percent; blank where a notebook gave no figure), and the handwriting proxies."""
-    rows = []
-    for entry in results:
-        if entry["experiment"] != NOTEBOOK_EXPERIMENT:
-            continue
-        reported, measured = entry.get("notebook_test_accuracy"), entry.get("test_accuracy")
-        difference = (round(100 * measured, 2) - round(100 * reported, 2)
-                      if reported is not None and measured is not None else None)
-        rows.append(_row({**entry, "difference": None if difference is None else round(difference, 2)},
-                         NOTEBOOK_COLUMNS))
-    return rows
+    return [_row({**entry, "difference": notebook_difference(entry)}, NOTEBOOK_COLUMNS)
+            for entry in results if entry["experiment"] == NOTEBOOK_EXPERIMENT]
 
 
 def _row(entry: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
