@@ -74,22 +74,6 @@ def scan_conditions(images: np.ndarray, rng: np.random.Generator) -> dict[str, l
     }
 
 
-def optdigits_scans(images: np.ndarray, height: int) -> list[np.ndarray]:
-    """scikit-learn's bundled digits (8×8, ink 0-16) as dark-on-light scans.
-
-    Each 8×8 cell counts the inked pixels of a 4×4 block of the writer's 32×32 bitmap, so the
-    digits are blurred and coarse; NIST's normalisation also stretched each to fill its box.
-    """
-    margin = height // 4
-    scans = []
-    for image in images:
-        paper = (255 - image * (255 / 16)).astype(np.float32)
-        big = cv2.resize(paper, (height, height), interpolation=cv2.INTER_CUBIC)
-        big = cv2.copyMakeBorder(big, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=255)
-        scans.append(np.clip(big, 0, 255).astype(np.uint8))
-    return scans
-
-
 def mnist_canvases(images: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     from digit_core.data.synthetic import mnist_as_canvas
 
@@ -186,6 +170,7 @@ def main() -> None:
 
     from digit_core import data
     from digit_core.workflows import load_predictor, resolve_model_path
+    from digit_core.data.writers import sklearn_digits_scans
 
     predictor = load_predictor(args.model)
     mnist = data.load_mnist()
@@ -240,7 +225,8 @@ def main() -> None:
         report(f"usps, {name}", accuracy, len(usps_labels), missing, started)
 
     optdigits = load_digits()
-    writer_sets = {f"sklearn digits scans, {height} px": (optdigits_scans(optdigits.images, height), optdigits.target)
+    writer_sets = {f"sklearn digits scans, {height} px": (sklearn_digits_scans(optdigits.images, height),
+                                                          optdigits.target)
                    for height in (16, 32, 64)}  # no noise drawn: the sets above stay as they were
     writer_sets |= held_out_writer_sets(np.random.default_rng(args.seed + 2))
     for name, (images, labels) in writer_sets.items():

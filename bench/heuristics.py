@@ -29,7 +29,7 @@ from common import model_argument
 
 import numpy as np
 
-from accuracy import held_out_writer_sets, mnist_canvases, optdigits_scans, read_all, usps_scans
+from accuracy import held_out_writer_sets, mnist_canvases, read_all, usps_scans
 
 
 @contextlib.contextmanager
@@ -67,13 +67,14 @@ def main() -> None:
     from digit_core.inference import predict
     from digit_core.images import preprocess
     from digit_core.workflows import load_predictor, resolve_model_path
+    from digit_core.data.writers import sklearn_digits_scans
 
     predictor = load_predictor(args.model)
     rng = np.random.default_rng(args.seed)
     sets = held_out_writer_sets(np.random.default_rng(args.seed + 2))
     sets.pop("optdigits cv (held out), scans 64 px")
     sklearn_digits = load_digits()
-    sets["sklearn digits, scans 32 px"] = (optdigits_scans(sklearn_digits.images, 32), sklearn_digits.target)
+    sets["sklearn digits, scans 32 px"] = (sklearn_digits_scans(sklearn_digits.images, 32), sklearn_digits.target)
     usps_images, usps_labels = data.load_usps("test")
     sets["usps test, scans 48 px"] = (usps_scans(usps_images, 48, rng), usps_labels)
     mnist = data.load_mnist()

@@ -21,7 +21,8 @@ def load_results(path: str, modified: float) -> list[dict]:
 
 st.title("Compare models")
 st.caption("Every notebook model, one-change-at-a-time experiments and classical baselines, trained on the "
-           "same split and tested on the same 10,000 MNIST digits.")
+           "same split and tested on the same 10,000 MNIST digits, and on other people's handwriting: USPS "
+           "test and scikit-learn's digits, read as scans.")
 
 path = config.results_dir() / "comparison.json"
 try:
@@ -37,6 +38,14 @@ except (ComparisonFileError, OSError) as error:
 if any(entry.get("mode") not in (None, "full") for entry in results):
     st.warning("These are results of a reduced run (`--quick`): small subsets and few epochs.")
 summary = conclusions(results)
+
+notebook_models = figures.notebook_rows(results)
+if notebook_models:
+    st.subheader("The notebooks' models: notebook reported, measured here")
+    st.dataframe(notebook_models, hide_index=True)
+    st.caption("Each trained here with its notebook's recipe (epochs, batch size, optimizer); \"notebook "
+               "reported\" is blank where there is no exact figure (`best` is ours). USPS scans and sklearn "
+               "digits: the same model reading other people's handwriting, scanned.")
 
 st.subheader("Leaderboard")
 whole_numbers = {column: st.column_config.NumberColumn(format="%d")

@@ -9,6 +9,9 @@ Validation holds out whole writers. pendigits names each digit's writer (``.COMM
 writers ``HELD_OUT_PEN_WRITERS`` are never trained on. optdigits names none: its ``cv`` file is held
 out whole, but UCI drew ``tra`` and ``cv`` from the same 30 writers, so it may share writers with
 ``tra``; scikit-learn's digits (optdigits' 13 test writers) are the writer-independent check.
+
+``usps_test_as_mnist`` and ``sklearn_digits_as_mnist`` are the comparison study's proxies for other
+people's handwriting: held-out sets read as scans, never training data.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ HELD_OUT_PEN_WRITERS = frozenset(range(25, 31))
 # The Draw page's canvas and its brush-width slider.
 CANVAS_SIDE = 280
 BRUSH_WIDTHS = (6, 40)
+# scikit-learn's digits are read as scans this many pixels tall: the writers' bitmaps were 32×32.
+SKLEARN_DIGITS_SCAN_HEIGHT = 32
 
 
 def split_pen_writers(digits: Sequence[PenDigit],
@@ -86,6 +91,45 @@ def scan_as_mnist(images: np.ndarray, rng: np.random.Generator | None = None) ->
             paper = rng.uniform(200, 255) - image * rng.uniform(0.6, 0.95) + rng.normal(0, rng.uniform(0, 6), image.shape)
             yield np.clip(paper, 0, 255).astype(np.uint8)
     return _as_mnist(scans(), len(images))
+
+
+def sklearn_digits_scans(images: np.ndarray, height: int) -> list[np.ndarray]:
+    """scikit-learn's bundled digits (N, 8, 8), ink 0-16, as dark-on-light scans ``height`` px tall.
+
+    Each 8×8 cell counts the inked pixels of a 4×4 block of the writer's 32×32 bitmap, so the
+    digits are blurred and coarse; NIST's normalisation also stretched each to fill its box.
+    """
+    margin = height // 4
+    scans = []
+    for image in images:
+        paper = (255 - image * (255 / 16)).astype(np.float32)
+        big = cv2.resize(paper, (height, height), interpolation=cv2.INTER_CUBIC)
+        big = cv2.copyMakeBorder(big, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=255)
+        scans.append(np.clip(big, 0, 255).astype(np.uint8))
+    return scans
+
+
+def usps_test_as_mnist(limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """USPS test (2,007 digits of US mail), each 16×16 scan read once as an upload: model inputs
+    (N, 28, 28) uint8, all zeros where the pipeline found no digit, and (N,) labels.
+
+    ``limit`` keeps the first images (for quick runs).
+    """
+    from digit_core import data
+
+    images, labels = data.load_usps("test")
+    return scan_as_mnist(images[:limit]), labels[:limit].astype(np.int64)
+
+
+def sklearn_digits_as_mnist(limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits (1,797 by optdigits' test writers) as scans 32 px tall, read once through
+    the pipeline: model inputs (N, 28, 28) uint8, all zeros where no digit was found, and (N,) labels.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    scans = sklearn_digits_scans(digits.images[:limit], SKLEARN_DIGITS_SCAN_HEIGHT)
+    return _as_mnist(scans, len(scans)), digits.target[:limit].astype(np.int64)
 
 
 def _as_mnist(images: Iterable[np.ndarray], count: int) -> np.ndarray:

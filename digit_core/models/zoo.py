@@ -136,30 +136,34 @@ class ZooEntry:
     network: NetworkConfig
     training: TrainConfig
     description: str
+    # What the entry's notebook reported on MNIST test with this recipe; None where it gave no figure.
+    notebook_test_accuracy: float | None = None
 
 
 ZOO: dict[str, ZooEntry] = {
     entry.name: entry
     for entry in (
         ZooEntry("slp", "perceptron", MLPConfig(hidden_units=()), TrainConfig(optimizer="sgd", epochs=10),
-                 "Single-layer perceptron: one Dense(10) softmax layer."),
+                 "Single-layer perceptron: one Dense(10) softmax layer.", notebook_test_accuracy=0.9216),
         ZooEntry("mlp_128_128", "mlp", MLPConfig((128, 128)), TrainConfig(optimizer="adam", epochs=10),
-                 "MLP 128-128, ReLU, Adam."),
+                 "MLP 128-128, ReLU, Adam.", notebook_test_accuracy=0.9716),
         ZooEntry("mlp_300_100", "mlp", MLPConfig((300, 100)), TrainConfig(optimizer="sgd", epochs=20),
                  "MLP 300-100 (LeCun's classic), SGD."),
         ZooEntry("mlp_64_64", "mlp", MLPConfig((64, 64)), TrainConfig(optimizer="sgd", epochs=20),
                  "MLP 64-64, SGD."),
         ZooEntry("mlp_128_dropout", "mlp", MLPConfig((128,), dropout_rate=0.3),
-                 TrainConfig(optimizer="sgd", epochs=20), "MLP 128 with dropout 0.3, SGD."),
+                 TrainConfig(optimizer="sgd", epochs=20), "MLP 128 with dropout 0.3, SGD.",
+                 notebook_test_accuracy=0.9719),
         ZooEntry("mlp_512_dropout", "mlp", MLPConfig((512,), dropout_rate=0.3),
-                 TrainConfig(optimizer="adam", epochs=10), "MLP 512 with dropout 0.3, Adam."),
+                 TrainConfig(optimizer="adam", epochs=10), "MLP 512 with dropout 0.3, Adam.",
+                 notebook_test_accuracy=0.9826),
         ZooEntry("cnn_32_64", "cnn", CNNConfig(((32,), (64,)), (True, True), (128, 64), dropout_rate=0.2),
                  TrainConfig(optimizer="adam", epochs=10),
                  "CNN conv 32-64, dense 128-64 with dropout 0.2, Adam."),
         ZooEntry("cnn_32_64_64", "cnn",
                  CNNConfig(((32,), (64,), (64,)), (True, True, False), (64,), dropout_rate=0.0),
                  TrainConfig(optimizer="adam", epochs=20, batch_size=128),
-                 "CNN conv 32-64-64, dense 64, Adam (the notebooks' CNN recipe)."),
+                 "CNN conv 32-64-64, dense 64, Adam (the notebooks' CNN recipe).", notebook_test_accuracy=0.9890),
         ZooEntry("tiny", "cnn", CNNConfig(((4,),), (True,), (16,), dropout_rate=0.0),
                  TrainConfig(optimizer="adam", epochs=1, batch_size=64, learning_rate=0.003),
                  "A tiny CNN for tests and smoke runs (seconds on a CPU)."),

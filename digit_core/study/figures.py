@@ -11,12 +11,16 @@ from typing import Any
 import plotly.express as px
 import plotly.graph_objects as go
 
+from digit_core.study.compare import notebook_difference
+from digit_core.study.specs import NOTEBOOK_EXPERIMENT
+
 Results = Sequence[dict[str, Any]]
 FAMILY_COLORS = {"perceptron": "#9d755d", "mlp": "#4c78a8", "cnn": "#e45756", "classical": "#54a24b"}
 _LAYOUT = dict(margin=dict(l=40, r=20, t=50, b=40), template="plotly_white")
 # Leaderboard column -> header shown.
 LEADERBOARD_COLUMNS = {
     "name": "model", "family": "family", "experiment": "experiment", "test_accuracy": "test accuracy %",
+    "usps_scan_accuracy": "USPS scans %", "sklearn_digits_accuracy": "sklearn digits %",
     "test_loss": "test loss", "params": "parameters", "train_seconds": "train s",
     "predict_ms_per_image": "predict ms/image", "epochs": "epochs", "batch_size": "batch",
     "optimizer": "optimizer", "train_size": "train images", "same_run_as": "same run as",
@@ -24,15 +28,35 @@ LEADERBOARD_COLUMNS = {
 AXIS_TITLES = {"params": "parameters (log scale)", "train_seconds": "training time, seconds (log scale)"}
 
 
+# Notebook table column -> header shown; "difference" is measured here minus the notebook's figure.
+NOTEBOOK_COLUMNS = {
+    "name": "model", "notebook_test_accuracy": "notebook reported %", "test_accuracy": "measured here %",
+    "difference": "difference, points", "usps_scan_accuracy": "USPS scans %",
+    "sklearn_digits_accuracy": "sklearn digits %", "epochs": "epochs", "batch_size": "batch",
+    "optimizer": "optimizer",
+}
+PERCENT_KEYS = ("test_accuracy", "notebook_test_accuracy", "usps_scan_accuracy", "sklearn_digits_accuracy")
+
+
 def leaderboard_rows(results: Results) -> list[dict[str, Any]]:
-    """One row per entry, most accurate first, accuracy in percent."""
-    rows = []
-    for entry in sorted(results, key=lambda entry: -(entry.get("test_accuracy") or 0.0)):
-        row = {header: entry.get(key) for key, header in LEADERBOARD_COLUMNS.items()}
-        accuracy = entry.get("test_accuracy")
-        row["test accuracy %"] = round(100 * accuracy, 2) if accuracy is not None else None
-        rows.append(row)
-    return rows
+    """One row per entry, most accurate first, accuracies in percent."""
+    return [_row(entry, LEADERBOARD_COLUMNS)
+            for entry in sorted(results, key=lambda entry: -(entry.get("test_accuracy") or 0.0))]
+
+
+def notebook_rows(results: Results) -> list[dict[str, Any]]:
+    """The notebook models in the study's order: what each notebook reported beside what was measured here
+    (percent; blank where a notebook gave no figure), and the handwriting proxies."""
+    return [_row({**entry, "difference": notebook_difference(entry)}, NOTEBOOK_COLUMNS)
+            for entry in results if entry["experiment"] == NOTEBOOK_EXPERIMENT]
+
+
+def _row(entry: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
+    row = {header: entry.get(key) for key, header in columns.items()}
+    for key in PERCENT_KEYS:
+        if key in columns and entry.get(key) is not None:
+            row[columns[key]] = round(100 * entry[key], 2)
+    return row
 
 
 def accuracy_scatter(results: Results, x: str = "params") -> go.Figure:

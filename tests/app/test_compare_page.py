@@ -27,8 +27,10 @@ def _history(accuracies: list[float]) -> dict:
 
 
 RESULTS = [
-    _entry("slp", "notebook models", "slp", "perceptron", 0.921, 7850, 20.0, _history([0.88, 0.91])),
-    _entry("cnn_32_64", "notebook models", "cnn_32_64", "cnn", 0.989, 232650, 300.0, _history([0.97, 0.985])),
+    _entry("slp", "notebook models", "slp", "perceptron", 0.921, 7850, 20.0, _history([0.88, 0.91]),
+           notebook_test_accuracy=0.9216, usps_scan_accuracy=0.7512, sklearn_digits_accuracy=0.6603),
+    _entry("cnn_32_64", "notebook models", "cnn_32_64", "cnn", 0.989, 232650, 300.0, _history([0.97, 0.985]),
+           notebook_test_accuracy=None, usps_scan_accuracy=0.9203, sklearn_digits_accuracy=0.8811),
     _entry("optimizer: Adam", "optimizer", "Adam", "mlp", 0.978, 118282, 30.0, _history([0.95, 0.97])),
     _entry("optimizer: Adadelta", "optimizer", "Adadelta", "mlp", 0.912, 118282, 31.0, _history([0.6, 0.8])),
     _entry("depth: 2 hidden layers", "depth", "2 hidden layers", "mlp", 0.978, 118282, 30.0,
@@ -51,10 +53,16 @@ def test_the_page_shows_leaderboard_charts_curves_and_conclusions(open_page, res
     at = open_page("compare").run()
     assert not at.exception
     assert at.title[0].value == "Compare models"
-    leaderboard = at.dataframe[0].value
+    notebooks, leaderboard = at.dataframe[0].value, at.dataframe[1].value
+    assert list(notebooks["model"]) == ["slp", "cnn_32_64"]
+    assert list(notebooks.columns[1:4]) == ["notebook reported %", "measured here %", "difference, points"]
+    assert list(notebooks.iloc[0, 1:6]) == [92.16, 92.1, -0.06, 75.12, 66.03]
+    assert notebooks.isna().iloc[1, 1] and notebooks.isna().iloc[1, 3]  # its notebook gave no figure
     assert len(leaderboard) == len(RESULTS) and leaderboard["model"].iloc[0] == "cnn_32_64"
+    assert leaderboard["USPS scans %"].iloc[0] == 92.03
     text = " ".join(markdown.value for markdown in at.markdown)
     assert "Adam won: 97.8% vs 91.2% for Adadelta, +6.6 points." in text
+    assert "slp 92.10% here vs 92.16% in its notebook (-0.06 points)" in text
     assert "knn won: 97.5% vs 97.0% for svm_rbf, +0.5 points." in text
     # Two scatters, one chart per experiment (4), and the curves of the first three networks.
     assert len(at.get("plotly_chart")) == 2 + 4 + 1

@@ -157,3 +157,23 @@ def test_real_pendigits_writers_and_optdigits():
     assert len(held_out) == 1498 and not {d.writer for d in train} & {d.writer for d in held_out}
     assert opt_train.shape == (1934, 32, 32) and set(opt_train_labels.tolist()) == set(range(10))
     assert data.load_optdigits("cv")[0].shape == (946, 32, 32)
+
+
+def test_the_handwriting_proxies_are_read_as_mnist_inputs():
+    try:
+        usps_inputs, usps_labels = writers.usps_test_as_mnist(limit=40)
+    except data.DataNotFoundError as error:
+        pytest.skip(str(error))
+    digits_inputs, digits_labels = writers.sklearn_digits_as_mnist(limit=40)
+    for inputs, labels in ((usps_inputs, usps_labels), (digits_inputs, digits_labels)):
+        assert inputs.shape == (40, 28, 28) and inputs.dtype == np.uint8 and labels.shape == (40,)
+        assert set(labels.tolist()) <= set(range(10))
+        # Every digit was found and centred by its mass, like MNIST's.
+        assert all(image.max() > 200 for image in inputs)
+        rows, columns = np.indices((28, 28))
+        for image in inputs.astype(np.float64):
+            centre = ((rows * image).sum() / image.sum(), (columns * image).sum() / image.sum())
+            assert np.allclose(centre, 14, atol=1.5), centre
+    assert digits_labels[:10].tolist() == list(range(10))  # scikit-learn's digits, in their own order
+    # The scans are 32 px tall with a quarter of that as paper around them.
+    assert writers.sklearn_digits_scans(np.full((1, 8, 8), 16.0), 32)[0].shape == (48, 48)
