@@ -12,6 +12,7 @@ import cv2
 import pytest
 
 from digit_core import __version__, cli
+from digit_core.cli.train import configs_from_args
 from digit_core.study import compare
 from digit_core.models import zoo
 from digit_core.training.progress import Progress, training_progress
@@ -54,7 +55,7 @@ def test_the_defaults_the_help_names_are_the_ones_used() -> None:
     help_text = _commands()["train"].format_help()
     assert "(default: fast)" in help_text and "(default: 0)" in help_text
     args = cli.build_parser().parse_args(["train"])
-    network, training = cli._configs_from_args(args)
+    network, training = configs_from_args(args)
     assert network == zoo.get_entry("fast").network and training.seed == 0
     assert training == zoo.with_overrides(zoo.get_entry("fast").training, seed=0)
 
