@@ -1,4 +1,4 @@
-"""Datasets: MNIST (IDX files, Keras' mnist.npz), USPS, pendigits, optdigits, validation splits, normalisation, summaries.
+"""Datasets: MNIST (IDX files, Keras' mnist.npz), USPS, pendigits, optdigits, validation splits, summaries.
 
 Every loader searches the directories from ``digit_core.config`` when called and caches nothing, so
 tests and the app can point it elsewhere through ``DIGIT_DATA_DIR``.
@@ -6,10 +6,7 @@ tests and the app can point it elsewhere through ``DIGIT_DATA_DIR``.
 
 from __future__ import annotations
 
-import gzip
-import math
 import os
-import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +17,7 @@ from digit_core import config
 from digit_core.data.optdigits import parse_optdigits
 from digit_core.data.pendigits import PenDigit, parse_pendigits
 from digit_core.data.usps import parse_usps
+from digit_core.data.idx import read_file_bytes, read_idx
 
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
@@ -34,10 +32,6 @@ MNIST_NPZ = "mnist.npz"
 USPS_SPLITS = ("train", "test")
 OPTDIGITS_SPLITS = ("tra", "cv")
 PENDIGITS_FILE = "pendigits-orig.tra"
-NORMALIZATION_METHODS = ("scale", "l2")
-# IDX type code -> element type; the format stores multi-byte values big-endian.
-_IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -53,50 +47,6 @@ class MnistData:
     x_test: np.ndarray  # (10000, 28, 28) uint8
     y_test: np.ndarray  # (10000,) uint8
     source: str  # where the arrays came from, for people to read
-
-
-def _read_file_bytes(path: Path) -> bytes:
-    """Read a file, decompressing it if it starts with the gzip magic bytes (whatever its name)."""
-    with open(path, "rb") as stream:
-        raw = stream.read()
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError) as error:
-        raise ValueError(f"{path}: damaged gzip data ({error})") from error
-
-
-def read_idx(path: str | Path) -> np.ndarray:
-    """Parse an IDX file (gzipped or not) into an array of the shape its header declares."""
-    path = Path(path)
-    raw = _read_file_bytes(path)
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path}: not an IDX file: bad magic number 0x{raw[:4].hex()} (expected "
-                         "0x0000 then type and dimension count, e.g. 0x00000803 for MNIST images)")
-    type_code, dimension_count = raw[2], raw[3]
-    if type_code not in _IDX_DTYPES:
-        raise ValueError(f"{path}: unsupported IDX type code 0x{type_code:02x} "
-                         f"(supported: {', '.join(f'0x{code:02x}' for code in _IDX_DTYPES)})")
-    if dimension_count == 0:
-        raise ValueError(f"{path}: the IDX header declares 0 dimensions")
-    header_size = 4 + 4 * dimension_count
-    if len(raw) < header_size:
-        raise ValueError(f"{path}: truncated header: {dimension_count} dimensions need "
-                         f"{header_size} bytes, found {len(raw)}")
-    shape = struct.unpack(f">{dimension_count}I", raw[4:header_size])
-    dtype = np.dtype(_IDX_DTYPES[type_code])
-    expected = math.prod(shape) * dtype.itemsize
-    found = len(raw) - header_size
-    if found < expected:
-        raise ValueError(f"{path}: truncated: expected {expected} bytes of data for shape "
-                         f"{shape}, found {found}")
-    if found > expected:
-        raise ValueError(f"{path}: {found - expected} bytes more than the {expected} bytes of "
-                         f"data its header declares for shape {shape}")
-    values = np.frombuffer(raw, dtype=dtype, count=math.prod(shape), offset=header_size)
-    # Copy into native byte order so the array is writable and independent of ``raw``.
-    return values.reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def load_mnist(data_dir: str | Path | None = None, *, allow_download: bool = True) -> MnistData:
@@ -233,33 +183,6 @@ def validation_split(x: np.ndarray, y: np.ndarray, fraction: float,
     return x[train_order], y[train_order], x[val_order], y[val_order]
 
 
-def scale_255(x: np.ndarray) -> np.ndarray:
-    """Map pixel values 0..255 to float32 in [0, 1]."""
-    return np.asarray(x, dtype=np.float32) / np.float32(255)
-
-
-def normalize_l2(x: np.ndarray) -> np.ndarray:
-    """Divide by the L2 norm along axis 1, as ``keras.utils.normalize(x, axis=1)`` does.
-
-    On (N, 28, 28) images that scales each column of each image to unit length; all-zero columns
-    stay zero. Computed in float64 like Keras, returned as float32.
-    """
-    values = np.asarray(x, dtype=np.float64)
-    norms = np.linalg.norm(values, ord=2, axis=1, keepdims=True)
-    norms[norms == 0] = 1
-    return (values / norms).astype(np.float32)
-
-
-def normalize(x: np.ndarray, method: str) -> np.ndarray:
-    """Apply the named normalisation: "scale" (x / 255) or "l2" (``normalize_l2``)."""
-    if method == "scale":
-        return scale_255(x)
-    if method == "l2":
-        return normalize_l2(x)
-    raise ValueError(f"Unknown normalization method {method!r}; choose one of "
-                     f"{', '.join(repr(name) for name in NORMALIZATION_METHODS)}")
-
-
 def load_usps(split: str = "test",
               usps_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Load USPS as (N, 16, 16) uint8 light-on-dark images and (N,) uint8 labels."""
@@ -289,7 +212,7 @@ def load_optdigits(split: str = "tra",
 
 
 def _read_text(path: Path) -> str:
-    return _read_file_bytes(path).decode("ascii", errors="replace")
+    return read_file_bytes(path).decode("ascii", errors="replace")
 
 
 def _find_dataset_file(dataset: str, names: tuple[str, ...], explicit: str | Path | None,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from digit_core.data import normalize_l2
+from digit_core.data.scaling import normalize_l2
 from digit_core.images.preprocess import Preprocessed, preprocess
 
 # Below this confidence the app suggests redrawing the digit.

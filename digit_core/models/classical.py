@@ -33,7 +33,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
-from digit_core.data import scale_255
+from digit_core.data.scaling import scale_255
 from digit_core.models.estimators import DigitClassifier, ValidationData, check_images, check_labels
 from digit_core.models.zoo import NUM_CLASSES
 

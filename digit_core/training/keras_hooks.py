@@ -15,7 +15,7 @@ import numpy as np
 
 from digit_core.training import runs
 from digit_core.data.augment import augment_images
-from digit_core.data import normalize
+from digit_core.data.scaling import normalize
 from digit_core.store.atomic import atomic_write_with
 
 EpochCallback = Callable[[int, dict[str, float]], None]  # (epoch index from 0, metrics)

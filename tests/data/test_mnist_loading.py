@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from digit_core import config, data
+from digit_core.data import scaling
 
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -293,7 +294,7 @@ def test_validation_split_edge_fractions():
 
 
 def test_scale_255():
-    scaled = data.scale_255(np.array([[0, 51, 255]], dtype=np.uint8))
+    scaled = scaling.scale_255(np.array([[0, 51, 255]], dtype=np.uint8))
     assert scaled.dtype == np.float32
     np.testing.assert_allclose(scaled, [[0.0, 0.2, 1.0]], rtol=1e-6)
 
@@ -301,7 +302,7 @@ def test_scale_255():
 def test_normalize_l2_by_hand():
     # One image of 2 rows x 2 columns: each column is divided by its length; a zero column stays 0.
     images = np.array([[[3, 0], [4, 0]]], dtype=np.uint8)
-    result = data.normalize_l2(images)
+    result = scaling.normalize_l2(images)
     assert result.dtype == np.float32
     np.testing.assert_allclose(result, [[[0.6, 0.0], [0.8, 0.0]]], rtol=1e-6)
 
@@ -311,16 +312,16 @@ def test_normalize_l2_matches_keras():
     images = np.random.default_rng(3).integers(0, 256, size=(5, 28, 28)).astype(np.uint8)
     images[0, :, 4] = 0  # a blank column, whose norm is zero
     expected = keras.utils.normalize(images, axis=1)
-    np.testing.assert_allclose(data.normalize_l2(images), expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(scaling.normalize_l2(images), expected, rtol=1e-6, atol=1e-7)
 
 
 def test_normalize_dispatches_and_rejects_unknown_methods():
     images = np.array([[[3, 0], [4, 255]]], dtype=np.uint8)
-    np.testing.assert_array_equal(data.normalize(images, "scale"), data.scale_255(images))
-    np.testing.assert_array_equal(data.normalize(images, "l2"), data.normalize_l2(images))
+    np.testing.assert_array_equal(scaling.normalize(images, "scale"), scaling.scale_255(images))
+    np.testing.assert_array_equal(scaling.normalize(images, "l2"), scaling.normalize_l2(images))
     with pytest.raises(ValueError, match=r"Unknown normalization method 'minmax'; choose one of "
                                          r"'scale', 'l2'"):
-        data.normalize(images, "minmax")
+        scaling.normalize(images, "minmax")
 
 
 def test_label_counts_and_dataset_summary():

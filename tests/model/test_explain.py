@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digit_core.data import normalize_l2
+from digit_core.data.scaling import normalize_l2
 from digit_core.inference.explain import Explainer
 
 FAITHFUL_DIGITS = 50  # MNIST test digits 0-49 (the method was chosen on digits 1000-1099 and 2000-2099)

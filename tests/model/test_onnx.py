@@ -47,7 +47,7 @@ def _ensemble():
 
 def _keras_reading(model, images: np.ndarray, normalization: str = "scale") -> np.ndarray:
     """Keras' probabilities for uint8 images (N, 28, 28), prepared here, not by the code under test."""
-    from digit_core.data import normalize_l2
+    from digit_core.data.scaling import normalize_l2
 
     x = images.astype(np.float32) / 255  # (N, 28, 28)
     x = normalize_l2(x) if normalization == "l2" else x
