@@ -169,7 +169,7 @@ def main() -> None:
     from sklearn.datasets import load_digits
 
     from digit_core import data
-    from digit_core.workflows import load_predictor, resolve_model_path
+    from digit_core.workflows.read import load_predictor, resolve_model_path
     from digit_core.data.writers import sklearn_digits_scans
 
     predictor = load_predictor(args.model)

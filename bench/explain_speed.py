@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
 
-    from digit_core.workflows import resolve_model_path
+    from digit_core.workflows.read import resolve_model_path
     from digit_core.inference.explain import Explainer
     from digit_core.images.preprocess import preprocess
     from digit_core.data.synthetic import digit_styles, render_strokes

@@ -29,7 +29,7 @@ from digit_core import data
 from digit_core.models import zoo
 from digit_core.store.collection import Collection
 from digit_core.store.drawings import labelled_drawing
-from digit_core.workflows import resolve_model_path
+from digit_core.workflows.read import resolve_model_path
 from digit_core.training.finetune import FineTuneConfig, compare_models, fine_tune
 from digit_core.data.pendigits import PenDigit
 from digit_core.inference.predict import Predictor

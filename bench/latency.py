@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args()
 
-    from digit_core.workflows import load_predictor
+    from digit_core.workflows.read import load_predictor
     from digit_core.images.preprocess import preprocess
     from digit_core.data.synthetic import digit_styles, render_strokes
 

@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--no-training", action="store_true", help="measure the idle phase only")
     args = parser.parse_args()
 
-    from digit_core.workflows import load_predictor
+    from digit_core.workflows.read import load_predictor
     from digit_core.data.synthetic import digit_styles, render_strokes
 
     predictor = load_predictor(args.model)

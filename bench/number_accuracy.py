@@ -17,7 +17,7 @@ digit were found and cut out perfectly: every digit read right when drawn alone 
 digits: people in no training set. ``--writers training`` takes pendigits' training writers and
 MNIST *train* digits: the set the segmentation's rules were looked at on.
 
-The canvases are written as PNG files and read by ``digit_core.workflows.predict_files(number=True)``,
+The canvases are written as PNG files and read by ``digit_core.workflows.read.predict_files(number=True)``,
 what the CLI prints. The time of one 5-digit number is measured in-process (``read_number`` on the
 canvas already in memory), over 5-digit canvases of the same kind. ``--numbers 0`` times only.
 """

@@ -135,7 +135,7 @@ class TrainingJob:
             self._update(status="failed", error=f"{type(error).__name__}: {error}")
 
     def _train_and_evaluate(self) -> None:
-        from digit_core.workflows import TrainingHooks, train_and_record
+        from digit_core.workflows.train import TrainingHooks, train_and_record
 
         request = self.request
         if isinstance(request, FineTuneRequest):

@@ -10,7 +10,7 @@ import pytest
 from digit_core import cli
 from digit_core.store import registry
 from digit_core.models import zoo
-from digit_core.workflows import ensemble_and_record
+from digit_core.workflows.train import ensemble_and_record
 from digit_core.inference.predict import Predictor
 
 
