@@ -179,8 +179,8 @@ class GroupWays:
 
     group: segment.Group
     ways: list[Way]
-    paths: list[np.ndarray]  # ``segment.cut_paths``; none for a group too narrow to be digits touching
-    path_features: list[np.ndarray]  # ``number_split.cut_features`` of each path
+    paths: list[np.ndarray] = field(default_factory=list)  # ``segment.cut_paths``, once looked for
+    path_features: list[np.ndarray] = field(default_factory=list)  # ``number_split.cut_features`` of each
 
     @property
     def whole(self) -> _Reading | None:
@@ -195,17 +195,18 @@ class GroupWays:
 
 
 def _group_ways(layout: segment.Layout, group: segment.Group, whole: _Reading | None = None) -> GroupWays:
-    """The group read whole (``whole``, or a reading not yet read) and, when it is wide enough to be
-    digits touching, the cuts across it."""
+    """The group read whole: ``whole``, or a reading not yet read."""
     whole = whole or _reading(layout, group)
-    ways = [Way([whole], np.zeros(len(number_split.FEATURES)))] if whole is not None else []
-    line_height = layout.line_height
-    if group.width < SPLIT_FROM_WIDTH * line_height:
-        return GroupWays(group, ways, [], [])
-    paths = segment.cut_paths(layout, group, CUTS_TRIED)
+    return GroupWays(group, [Way([whole], np.zeros(len(number_split.FEATURES)))] if whole is not None else [])
+
+
+def _find_cuts(layout: segment.Layout, group_ways: GroupWays) -> None:
+    """Look for the paths along which the group might be cut (``segment.cut_paths``), with their features."""
+    group, line_height = group_ways.group, layout.line_height
+    group_ways.paths = segment.cut_paths(layout, group, CUTS_TRIED)
     stroke_width, rows = _stroke_width(group), np.arange(group.height)
-    return GroupWays(group, ways, paths, [cut_features(float(group.strokes[rows, path].sum()), line_height,
-                                                      stroke_width) for path in paths])
+    group_ways.path_features = [cut_features(float(group.strokes[rows, path].sum()), line_height, stroke_width)
+                                for path in group_ways.paths]
 
 
 def _cut_ways(layout: segment.Layout, group_ways: GroupWays) -> list[Way]:
@@ -225,11 +226,20 @@ def _best_way(scorer: WayScorer, group_ways: GroupWays) -> Way | None:
 
 def _cut_and_read(predictor: Predictor, layout: segment.Layout, groups: list[GroupWays],
                   scorer: WayScorer | None, also: list[_Reading]) -> None:
-    """Add the ways of cutting each group that has cuts and that ``scorer`` finds worth cutting (every
-    one without a scorer, and one whose whole did not read), and read their pieces and ``also`` in
-    one batch."""
+    """Add the ways of cutting each group at least SPLIT_FROM_WIDTH wide that ``scorer`` finds worth
+    cutting (every one without a scorer, and one whose whole did not read), and read their pieces
+    and ``also`` in one batch."""
     unread = {id(reading): reading for reading in also}
     for group_ways in groups:
+        whole = group_ways.whole
+        if group_ways.group.width < SPLIT_FROM_WIDTH * layout.line_height:
+            continue
+        # A group whose whole reading alone keeps it under the gate is not cut whatever its cuts, so
+        # they are not looked for.
+        if (scorer is not None and whole is not None and whole.probabilities is not None
+                and not scorer.might_cut(whole.features)):
+            continue
+        _find_cuts(layout, group_ways)
         features = group_ways.gate_features
         if group_ways.paths and (scorer is None or features is None or scorer.worth_cutting(features)):
             cut_ways = _cut_ways(layout, group_ways)
@@ -290,7 +300,6 @@ def _cut_again(predictor: Predictor, layout: segment.Layout, scorer: WayScorer, 
                   for group_index, way in enumerate(bests) if way is not None and len(way.pieces) > 1
                   for piece_index, piece in enumerate(way.pieces)
                   if piece.width >= SPLIT_FROM_WIDTH and id(piece) not in tried]
-        pieces = [(group_index, piece_index, ways) for group_index, piece_index, ways in pieces if ways.paths]
         if not pieces:
             break
         tried.update(id(ways.whole) for _, _, ways in pieces)

@@ -112,6 +112,16 @@ class WayScorer:
         """Whether a group whose whole reading and cheapest cut have these features may be digits touching."""
         return float(np.asarray(features) @ self.gate_weights) >= self.gate_threshold
 
+    def might_cut(self, whole: np.ndarray) -> bool:
+        """Whether some cut could bring a group read whole (``piece_features``) to the gate's threshold.
+
+        Cut features are never negative, so while the gate weighs none of them positively, the
+        whole's own gate score bounds the group's, and a group under it needs no cut looked for.
+        """
+        if (self.gate_weights[len(PIECE_FEATURES):] > 0).any():
+            return True
+        return float(np.asarray(whole) @ self.gate_weights) >= self.gate_threshold
+
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "features": list(FEATURES),
                 "weights": [round(float(weight), 6) for weight in self.weights],

@@ -52,6 +52,20 @@ def test_a_scorer_survives_its_json_file_and_scores_by_its_weights(tmp_path) -> 
     assert loaded.worth_cutting(features[0]) == (gate >= 0.25)
 
 
+def test_a_group_whose_whole_alone_stays_under_the_gate_needs_no_cut_looked_for() -> None:
+    gate_weights = np.zeros(len(FEATURES))
+    gate_weights[FEATURES.index("wider_than_0.7")] = 1.0
+    gate_weights[FEATURES.index("crossed_per_line_height")] = -1.0
+    scorer = WayScorer(np.zeros(len(FEATURES)), gate_weights, 0.1)
+    narrow, wide = (piece_features(1.0, width, np.full(10, 0.1, np.float32)) for width in (0.75, 1.3))
+    assert not scorer.might_cut(narrow) and scorer.might_cut(wide)
+    # Whatever its cuts cross, the narrow group stays under the gate.
+    assert not any(scorer.worth_cutting(gate_features(narrow, [cut_features(crossed, 100, 10)]))
+                   for crossed in (0, 5, 50))
+    gate_weights[FEATURES.index("strokes_crossed")] = 0.5  # a cut could now raise the score
+    assert WayScorer(np.zeros(len(FEATURES)), gate_weights, 0.1).might_cut(narrow)
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda payload: "{not json", "not valid JSON"),
     (lambda payload: {**payload, "format": "pickle"}, "not a number-split scorer"),
