@@ -15,7 +15,8 @@ digit were found and cut out perfectly: every digit read right when drawn alone 
 
 ``--writers held-out`` (the default) takes pendigits' held-out writers 25-30 and MNIST *test*
 digits: people in no training set. ``--writers training`` takes pendigits' training writers and
-MNIST *train* digits: the set the segmentation's rules were looked at on.
+MNIST *train* digits: the writers the number reader's scorer was fitted on (``python -m
+digit_core.number_split_training``, other numbers: seeds 1000-1001) and its design chosen on.
 
 The canvases are written as PNG files and read by ``digit_core.commands.predict_files(number=True)``,
 what the CLI prints. The time of one 5-digit number is measured in-process (``read_number`` on the
