@@ -273,7 +273,8 @@ def read_number(predictor: Predictor, image: np.ndarray, scorer: WayScorer | Non
     if len(layout.groups) > MAX_DIGITS:
         raise _too_many(len(layout.groups))
     # Two batches for the model: every group whole; then the cut pieces of the groups worth cutting
-    # (which takes the whole readings to decide) and the neighbours worth joining.
+    # (which takes the whole readings to decide) and the neighbours worth joining. Each round of
+    # cutting pieces again (rare: digits touching in threes) reads one more.
     groups = [_group_ways(layout, group) for group in layout.groups]
     wholes = [group.whole for group in groups]
     _read(predictor, layout, [whole for whole in wholes if whole is not None])
