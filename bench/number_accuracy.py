@@ -15,7 +15,8 @@ digit were found and cut out perfectly: every digit read right when drawn alone 
 
 ``--writers held-out`` (the default) takes pendigits' held-out writers 25-30 and MNIST *test*
 digits: people in no training set. ``--writers training`` takes pendigits' training writers and
-MNIST *train* digits: the set the segmentation's rules were looked at on.
+MNIST *train* digits: the writers the number reader's scorer was fitted on (``python -m
+digit_core.inference.number_split_training``, other numbers: seeds 1000-1001) and its design chosen on.
 
 The canvases are written as PNG files and read by ``digit_core.workflows.read.predict_files(number=True)``,
 what the CLI prints. The time of one 5-digit number is measured in-process (``read_number`` on the
@@ -29,7 +30,6 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 from common import describe_ms, model_argument
@@ -37,83 +37,7 @@ from common import describe_ms, model_argument
 import cv2
 import numpy as np
 
-LENGTHS = (2, 3, 4, 5)
-HEIGHT_RANGE = (0.25, 0.8)  # of the canvas height
-BRUSH_RANGE = (6.0, 40.0)  # the Draw page's slider
-BRUSH_PER_HEIGHT = 0.25  # at most this fraction of the digit height
-GAP_RANGE = (0.04, 0.5)  # of the digit height
-TOUCHING_CHANCE = 1 / 7
-
-
-@dataclass(frozen=True)
-class WrittenNumber:
-    """A number written on a Number canvas, and what it says."""
-
-    canvas: np.ndarray  # (280, 700, 4) RGBA, as the Draw page's canvas gives it
-    digits: str
-    source: str  # "pen" or "mnist"
-    inks: tuple[np.ndarray, ...]  # each digit's ink as drawn, alone
-    boxes: tuple[tuple[int, int, int, int], ...]  # each digit's (x, y, width, height) on the canvas
-    touching: int  # how many neighbours touch
-
-
-def digit_sources(writers: str) -> dict[str, list[dict[int, list]]]:
-    """Pen writers (each a {label: [PenDigit]}) and one MNIST pool ({label: [28×28 images]})."""
-    from digit_core import data
-    from digit_core.data.writers import split_pen_writers
-
-    training, held_out = split_pen_writers(data.load_pendigits())
-    pen_digits = held_out if writers == "held-out" else training
-    by_writer: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    for digit in pen_digits:
-        by_writer[digit.writer][digit.label].append(digit)
-    mnist = data.load_mnist(allow_download=False)
-    images, labels = (mnist.x_test, mnist.y_test) if writers == "held-out" else (mnist.x_train, mnist.y_train)
-    pool = {label: list(images[labels == label]) for label in range(10)}
-    return {"pen": [dict(writer) for writer in by_writer.values()], "mnist": [pool]}
-
-
-def random_number(source: str, pools: list[dict[int, list]], length: int, rng: np.random.Generator) -> WrittenNumber:
-    """One number of ``length`` random digits, by one writer (pen) or from MNIST, on a Number canvas."""
-    from digit_core.images.number_canvas import NUMBER_CANVAS, TOUCHING, compose_number, mnist_ink, strokes_ink
-    from digit_core.data.pendigits import strokes_in_unit_box
-
-    pool = pools[rng.integers(len(pools))]
-    labels = [int(rng.integers(10)) for _ in range(length)]
-    samples = [pool[label][rng.integers(len(pool[label]))] for label in labels]
-    height = rng.uniform(*HEIGHT_RANGE) * NUMBER_CANVAS[0]
-    brush = float(np.exp(rng.uniform(*np.log(BRUSH_RANGE))))
-    sizes = rng.uniform(0.9, 1.1, length)
-    gaps = [TOUCHING if rng.random() < TOUCHING_CHANCE else rng.uniform(*GAP_RANGE) for _ in range(length - 1)]
-    lifts = rng.uniform(-0.06, 0.06, length)
-    stroke_changes = rng.uniform(-0.04, 0.04, length)
-    background = "white" if rng.random() < 0.7 else "transparent"
-    while True:
-        width = min(brush, BRUSH_PER_HEIGHT * height)
-        if source == "pen":
-            inks = [strokes_ink(strokes_in_unit_box(sample.strokes), height * size, width)
-                    for sample, size in zip(samples, sizes)]
-        else:
-            inks = [mnist_ink(sample, height * size, int(round(change * height)))
-                    for sample, size, change in zip(samples, sizes, stroke_changes)]
-        try:
-            canvas, boxes = compose_number(inks, [gap if gap is TOUCHING else gap * height for gap in gaps],
-                                       raise_by=[int(lift * height) for lift in lifts], background=background,
-                                       place=tuple(rng.uniform(0, 1, 2)))
-        except ValueError:  # too wide (or tall) for the canvas: write it smaller
-            height *= 0.85
-            continue
-        return WrittenNumber(canvas, "".join(map(str, labels)), source, tuple(inks), tuple(boxes),
-                             sum(gap is TOUCHING for gap in gaps))
-
-
-def make_numbers(writers: str, count: int, seed: int, lengths: tuple[int, ...] = LENGTHS) -> list[WrittenNumber]:
-    """``count`` numbers, by pen writers and from MNIST digits in turn, of each length in turn."""
-    rng = np.random.default_rng(seed)
-    sources = digit_sources(writers)
-    return [random_number(("pen", "mnist")[index % 2], sources[("pen", "mnist")[index % 2]],
-                          lengths[(index // 2) % len(lengths)], rng) for index in range(count)]
-
+from digit_core.images.number_canvas import WRITERS, WrittenNumber, make_numbers
 
 def read_through_the_cli_path(model: str | None, numbers: list[WrittenNumber], save: Path | None) -> list[dict]:
     """Each canvas written as a PNG file and read by ``workflows.predict_files(number=True)``."""
@@ -176,7 +100,7 @@ def main() -> None:
     model_argument(parser)
     parser.add_argument("--numbers", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--writers", choices=("held-out", "training"), default="held-out")
+    parser.add_argument("--writers", choices=WRITERS, default="held-out")
     parser.add_argument("--timing-numbers", type=int, default=20, help="5-digit canvases timed, 5 times each")
     parser.add_argument("--save", type=Path, default=None, help="keep the canvases (PNG) in this directory")
     args = parser.parse_args()

