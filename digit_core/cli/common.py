@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from digit_core import config
 
@@ -27,3 +28,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
                 or action.default in (None, False, argparse.SUPPRESS)):
             return text
         return f"{text} (default: %(default)s)"
+
+
+def add_data_dir_and_quiet(command: argparse.ArgumentParser) -> None:
+    """``--data-dir`` and ``--quiet``, which every command that reads MNIST and shows progress takes."""
+    command.add_argument("--data-dir", type=Path, default=None, help=DATA_DIR_HELP)
+    command.add_argument("--quiet", action="store_true", help="no progress on stderr")

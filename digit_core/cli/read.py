@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from digit_core import config
-from digit_core.cli.common import DATA_DIR_HELP, EXIT_FAILED, EXIT_OK, MODEL_HELP, PROGRESS_FROM_FILES, HelpFormatter
+from digit_core.cli.common import (EXIT_FAILED, EXIT_OK, MODEL_HELP, PROGRESS_FROM_FILES, HelpFormatter,
+                                   add_data_dir_and_quiet)
 
 
 def add_reading(commands: argparse._SubParsersAction) -> None:
@@ -19,8 +20,7 @@ def add_reading(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--dataset", choices=("mnist", "usps"), default="mnist",
                           help="the test set: MNIST's 10,000 digits, or USPS's 2,007 read through the pipeline")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluate.add_argument("--data-dir", type=Path, default=None, help=DATA_DIR_HELP)
-    evaluate.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_data_dir_and_quiet(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate)
 
     predict = commands.add_parser("predict", help="classify digit image files", formatter_class=HelpFormatter)
@@ -54,8 +54,7 @@ def add_compare(commands: argparse._SubParsersAction) -> None:
                               "results/comparison-quick.json)")
     compare.add_argument("--resume", action="store_true",
                          help="keep the finished entries of an interrupted run (OUT's .partial.json)")
-    compare.add_argument("--data-dir", type=Path, default=None, help=DATA_DIR_HELP)
-    compare.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_data_dir_and_quiet(compare)
     compare.set_defaults(handler=_cmd_compare)
 
 

@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from digit_core.cli.common import DATA_DIR_HELP, DEFAULT_PRESET, EXIT_OK, MODEL_HELP, HelpFormatter, UsageError
+from digit_core.cli.common import (DATA_DIR_HELP, DEFAULT_PRESET, EXIT_OK, MODEL_HELP, HelpFormatter, UsageError,
+                                   add_data_dir_and_quiet)
 from digit_core.models import zoo
 from digit_core.training.distribute import STRATEGIES
 
@@ -82,9 +83,9 @@ def add_train(commands: argparse._SubParsersAction) -> None:
                             "the run and --out)")
     train.add_argument("--tensorboard", action="store_true",
                        help="write TensorBoard logs into the run (tensorboard --logdir runs)")
-    train.add_argument("--data-dir", type=Path, default=None, help=DATA_DIR_HELP)
-    train.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_data_dir_and_quiet(train)
     train.set_defaults(handler=_cmd_train)
+
 
 def add_outputs(commands: argparse._SubParsersAction) -> None:
     ensemble = commands.add_parser("ensemble", help="average trained models into one model",
