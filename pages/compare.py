@@ -7,7 +7,7 @@ import streamlit as st
 import app_state
 from digit_core.study import figures
 from digit_core import config
-from digit_core.study.compare import ComparisonFileError, conclusions, load_comparison
+from digit_core.study.results import ComparisonFileError, conclusions, load_comparison
 
 
 app_state.use_app_navigation()

@@ -1,6 +1,6 @@
 """Tables and plotly figures of the comparison study (pure functions of its results, no Streamlit).
 
-Every function takes the list of result entries ``digit_core.study.compare.load_comparison`` returns.
+Every function takes the list of result entries ``digit_core.study.results.load_comparison`` returns.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import plotly.express as px
 import plotly.graph_objects as go
 
-from digit_core.study.compare import notebook_difference
+from digit_core.study.results import notebook_difference
 from digit_core.study.specs import NOTEBOOK_EXPERIMENT
 
 Results = Sequence[dict[str, Any]]

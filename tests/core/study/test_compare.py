@@ -12,7 +12,7 @@ import pytest
 from digit_core import cli
 from digit_core.study import compare, specs as study
 from digit_core.models import zoo
-from digit_core.study.compare import ComparisonFileError, conclusions, load_comparison
+from digit_core.study.results import ComparisonFileError, conclusions, load_comparison, notebook_differences
 from digit_core.study.specs import FULL, QUICK, StudyScale
 
 # Small enough that the real run below takes well under a minute on two busy cores.
@@ -232,7 +232,7 @@ def test_the_notebook_models_conclusion_says_how_far_each_is_from_its_notebook()
         "cnn_32_64 won: 99.0% vs 92.3% for the worst (slp), +6.7 points. Against the notebooks' own "
         "figures: slp 92.31% here vs 92.16% in its notebook (+0.15 points); mlp_128_dropout 96.50% here vs "
         "97.19% in its notebook (-0.69 points, more than 0.3 below).")
-    assert compare.notebook_differences(results[2:]) == ""
+    assert notebook_differences(results[2:]) == ""
 
 
 def test_a_proxy_image_without_a_digit_counts_as_wrong() -> None:
