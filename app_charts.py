@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 import app_state
+import app_timing
 from digit_core import figures, registry
 
 if TYPE_CHECKING:
@@ -72,9 +73,11 @@ def show_prediction(prediction: Prediction, show_steps: bool = True) -> None:
     digit_column, confidence_column = st.columns(2)
     digit_column.metric("Prediction", prediction.digit)
     confidence_column.metric("Confidence", f"{prediction.confidence:.1%}")
+    app_timing.mark("answer")
     if prediction.low_confidence:
         st.warning("The model is unsure. Try writing the digit larger, centred and in one clear shape.")
     show_probabilities(prediction.probabilities)
+    app_timing.mark("probabilities")
     if prediction.second_looks:
         st.caption(f"Unsure at first, the model took a second look: it also read the digit "
                    f"{' and '.join(prediction.second_looks)}. These are the {prediction.looks} readings averaged.")
@@ -83,6 +86,7 @@ def show_prediction(prediction: Prediction, show_steps: bool = True) -> None:
             names, images = zip(*prediction.preprocessed.steps)
             st.image([figures.thumbnail(image) for image in images[:-1]], caption=list(names[:-1]))
             st.image(figures.enlarge(figures.to_uint8(images[-1]), 6), caption=f"{names[-1]}: what the model saw")
+        app_timing.mark("steps")
 
 
 def drawing_downloads(drawing: np.ndarray, prediction: Prediction) -> None:
