@@ -31,7 +31,7 @@ def show_reading(model: Predictor, image: np.ndarray, number_mode: bool, key: st
         return None
     prediction = model.predict_image(image, keep_steps=True)
     app_timing.mark("read")
-    show_prediction(prediction)
+    show_prediction(prediction, steps_key=f"{app_state.STEPS}-{key}")
     return prediction
 
 
@@ -57,18 +57,18 @@ def drawing_panel(model: Predictor | None, model_id: str | None, number_mode: bo
         st.button("Clear", on_click=lambda: st.session_state.update({app_state.CANVAS_VERSION: version + 1}))
     app_timing.mark("widgets")
     with result_column:
-        strokes = (canvas.json_data or {}).get("objects") or []
+        drawing = canvas.image_data if (canvas.json_data or {}).get("objects") else None  # (h, w, 4) RGBA
         if model is None:
             st.info("Pick a usable model above to read your drawing.")
-        elif not strokes or canvas.image_data is None:
+        elif drawing is None:
             st.info(f"The canvas is empty: draw a {'number' if number_mode else 'digit'} on it.")
         else:
             app_timing.mark("canvas decoded")
-            prediction = show_reading(model, canvas.image_data, number_mode, key="drawing")
+            prediction = show_reading(model, drawing, number_mode, key="drawing")
             if prediction is not None:
-                label_buttons(canvas.image_data, prediction, model_id, key=f"label-canvas-{version}")
+                label_buttons(drawing, prediction, model_id, key=f"label-canvas-{version}")
                 app_timing.mark("label buttons")
-                drawing_downloads(canvas.image_data, prediction)
+                drawing_downloads(drawing, prediction)
                 app_timing.mark("downloads")
             if prediction is not None and prediction.found:
                 why_this_answer(model_id, prediction.preprocessed.image, key=app_state.EXPLAIN_DRAWING)
