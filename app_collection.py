@@ -14,8 +14,9 @@ import streamlit as st
 
 import app_state
 from digit_core import figures, registry
-from digit_core.collection import CollectionError, counts_by_person, labelled_drawing
 
+# The collection (SQLAlchemy, a good part of a second to import on a busy machine) is imported where a
+# drawing is saved or the collection shown, not on the way to the Draw page's first canvas.
 if TYPE_CHECKING:
     from digit_core.jobs import TrainingManager, TrainingSnapshot
     from digit_core.predict import Prediction
@@ -43,6 +44,8 @@ def label_buttons(image: np.ndarray, prediction: Prediction, model_id: str, key:
             clicked = digit
     if clicked is None:
         return
+    from digit_core.collection import CollectionError, labelled_drawing
+
     try:
         drawing = labelled_drawing(image, prediction, clicked, model_id=model_id, who=app_state.user_name(),
                                    session_id=app_state.session_id())
@@ -55,6 +58,8 @@ def label_buttons(image: np.ndarray, prediction: Prediction, model_id: str, key:
 
 def collected_drawings() -> None:
     """The Explore page's view of the collection: counts, the drawings, the active model on them, deleting."""
+    from digit_core.collection import CollectionError, counts_by_person
+
     try:
         collected = app_state.collection().images()
     except CollectionError as error:
@@ -101,6 +106,8 @@ def _active_model_on(images: np.ndarray, labels: np.ndarray) -> np.ndarray | Non
 
 
 def _delete_controls(ids: np.ndarray, labels: np.ndarray, who: tuple[str, ...]) -> None:
+    from digit_core.collection import CollectionError
+
     st.subheader("Delete")
     collection = app_state.collection()
     by_id = {int(drawing_id): index for index, drawing_id in enumerate(ids)}
@@ -120,6 +127,8 @@ def _delete_controls(ids: np.ndarray, labels: np.ndarray, who: tuple[str, ...]) 
 
 
 def _deleted(delete, what: str) -> None:
+    from digit_core.collection import CollectionError
+
     try:
         count = delete()
     except CollectionError as error:
@@ -137,6 +146,7 @@ def fine_tune_starter(manager: TrainingManager, running: bool) -> None:
 
 def _fine_tune_settings(manager: TrainingManager, running: bool) -> None:
     from digit_core import zoo
+    from digit_core.collection import CollectionError
     from digit_core.finetune import FineTuneConfig, FineTuneRequest
     from digit_core.jobs import TrainingBusyError
 
