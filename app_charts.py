@@ -110,13 +110,13 @@ def drawing_downloads(drawing: np.ndarray, prediction: Prediction) -> None:
     """
     from digit_core.downloads import png_bytes
 
-    drawing_column, input_column = st.columns(2)
-    drawing_column.download_button("Download the drawing (PNG)", lambda: png_bytes(drawing), file_name="drawing.png",
-                                   mime="image/png", on_click="ignore")
+    row = st.container(horizontal=True, gap="small")  # lighter than columns: sent with every stroke
+    row.download_button("Download the drawing (PNG)", lambda: png_bytes(drawing), file_name="drawing.png",
+                        mime="image/png", on_click="ignore")
     if prediction.found:
-        input_column.download_button("Download the 28×28 (PNG)", lambda: png_bytes(prediction.preprocessed.image),
-                                     file_name=f"drawing-28x28-read-as-{prediction.digit}.png", mime="image/png",
-                                     on_click="ignore")
+        row.download_button("Download the 28×28 (PNG)", lambda: png_bytes(prediction.preprocessed.image),
+                            file_name=f"drawing-28x28-read-as-{prediction.digit}.png", mime="image/png",
+                            on_click="ignore")
 
 
 def show_number(reading: NumberReading) -> None:

@@ -36,11 +36,13 @@ def label_buttons(image: np.ndarray, prediction: Prediction, model_id: str, key:
     """"Right" and "It was: 0–9" under a reading: a click stores the drawing, so labelled, once."""
     if not prediction.found:
         return
-    columns = st.columns([1.3, 1.0] + [0.55] * 10, gap="small", vertical_alignment="center")
-    clicked = prediction.digit if columns[0].button("Right", key=f"{key}-right", type="primary") else None
-    columns[1].markdown("It was:")
+    # One row that wraps, not twelve columns: half the elements to send with each stroke, and the
+    # digits stay readable in a narrow column (squeezed into columns, their labels were cut off).
+    row = st.container(horizontal=True, vertical_alignment="center", gap="xsmall")
+    clicked = prediction.digit if row.button("Right", key=f"{key}-right", type="primary") else None
+    row.markdown("It was:", width="content")
     for digit in range(10):
-        if columns[2 + digit].button(str(digit), key=f"{key}-{digit}"):
+        if row.button(str(digit), key=f"{key}-{digit}"):
             clicked = digit
     if clicked is None:
         return
