@@ -3,9 +3,11 @@
 import streamlit as st
 
 import app_state
+import app_timing
 
 
 def main() -> None:
+    app_timing.mark("app")
     # Material icons are drawn by Streamlit's own icon font: emoji show as empty boxes in a browser
     # without an emoji font (Debian's Chromium, for one).
     st.set_page_config(page_title="Digit Studio", page_icon=":material/draw:", layout="wide")

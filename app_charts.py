@@ -5,12 +5,14 @@ Figures themselves are built in ``digit_core.views.figures``; this module only l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 import app_state
+import app_timing
 from digit_core.views import figures
 from digit_core.store import registry
 
@@ -65,25 +67,41 @@ def digit_images(images: np.ndarray, captions: list[str], scale: int = 3) -> Non
     st.image([figures.enlarge(figures.to_uint8(image), scale) for image in images], caption=captions)
 
 
-def show_prediction(prediction: Prediction, show_steps: bool = True) -> None:
-    """The model's answer: the digit, its confidence, all ten probabilities and how the input was prepared."""
+def show_prediction(prediction: Prediction, steps_key: str | None = None) -> None:
+    """The model's answer: the digit, its confidence, all ten probabilities and, given a ``steps_key``,
+    how the input was prepared."""
     if not prediction.found:
         st.info(f"{prediction.preprocessed.message} Draw or upload a single digit.")
         return
     digit_column, confidence_column = st.columns(2)
     digit_column.metric("Prediction", prediction.digit)
     confidence_column.metric("Confidence", f"{prediction.confidence:.1%}")
+    app_timing.mark("answer")
     if prediction.low_confidence:
         st.warning("The model is unsure. Try writing the digit larger, centred and in one clear shape.")
     show_probabilities(prediction.probabilities)
+    app_timing.mark("probabilities")
     if prediction.second_looks:
         st.caption(f"Unsure at first, the model took a second look: it also read the digit "
                    f"{' and '.join(prediction.second_looks)}. These are the {prediction.looks} readings averaged.")
-    if show_steps and prediction.preprocessed.steps:
-        with st.expander("Preprocessing steps, down to the 28×28 the model saw"):
-            names, images = zip(*prediction.preprocessed.steps)
-            st.image([figures.thumbnail(image) for image in images[:-1]], caption=list(names[:-1]))
-            st.image(figures.enlarge(figures.to_uint8(images[-1]), 6), caption=f"{names[-1]}: what the model saw")
+    if steps_key is not None and prediction.preprocessed.steps:
+        preprocessing_steps(prediction.preprocessed.steps, key=steps_key)
+    app_timing.mark("steps")
+
+
+def preprocessing_steps(steps: Sequence[tuple[str, np.ndarray]], key: str) -> None:
+    """The preprocessing steps, down to the 28×28 the model saw, in an expander filled only while open.
+
+    Their images are sent with each stroke only to someone who opened it: sent always, they took
+    a good part of the browser's work after each stroke (bench/NOTES.md). ``key`` keeps it open.
+    """
+    expander = st.expander("Preprocessing steps, down to the 28×28 the model saw", key=key, on_change="rerun")
+    if not expander.open:
+        return
+    names, images = zip(*steps)
+    with expander:
+        st.image([figures.thumbnail(image) for image in images[:-1]], caption=list(names[:-1]))
+        st.image(figures.enlarge(figures.to_uint8(images[-1]), 6), caption=f"{names[-1]}: what the model saw")
 
 
 def drawing_downloads(drawing: np.ndarray, prediction: Prediction) -> None:
@@ -93,13 +111,13 @@ def drawing_downloads(drawing: np.ndarray, prediction: Prediction) -> None:
     """
     from digit_core.views.downloads import png_bytes
 
-    drawing_column, input_column = st.columns(2)
-    drawing_column.download_button("Download the drawing (PNG)", lambda: png_bytes(drawing), file_name="drawing.png",
-                                   mime="image/png", on_click="ignore")
+    row = st.container(horizontal=True, gap="small")  # lighter than columns: sent with every stroke
+    row.download_button("Download the drawing (PNG)", lambda: png_bytes(drawing), file_name="drawing.png",
+                        mime="image/png", on_click="ignore")
     if prediction.found:
-        input_column.download_button("Download the 28×28 (PNG)", lambda: png_bytes(prediction.preprocessed.image),
-                                     file_name=f"drawing-28x28-read-as-{prediction.digit}.png", mime="image/png",
-                                     on_click="ignore")
+        row.download_button("Download the 28×28 (PNG)", lambda: png_bytes(prediction.preprocessed.image),
+                            file_name=f"drawing-28x28-read-as-{prediction.digit}.png", mime="image/png",
+                            on_click="ignore")
 
 
 def show_number(reading: NumberReading) -> None:

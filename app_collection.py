@@ -15,9 +15,9 @@ import streamlit as st
 import app_state
 from digit_core.views import figures
 from digit_core.store import registry
-from digit_core.store.database import CollectionError
-from digit_core.store.drawings import counts_by_person, labelled_drawing
 
+# The collection (SQLAlchemy, a good part of a second to import on a busy machine) is imported where a
+# drawing is saved or the collection shown, not on the way to the Draw page's first canvas.
 if TYPE_CHECKING:
     from digit_core.training.jobs import TrainingManager, TrainingSnapshot
     from digit_core.inference.predict import Prediction
@@ -37,14 +37,19 @@ def label_buttons(image: np.ndarray, prediction: Prediction, model_id: str, key:
     """"Right" and "It was: 0–9" under a reading: a click stores the drawing, so labelled, once."""
     if not prediction.found:
         return
-    columns = st.columns([1.3, 1.0] + [0.55] * 10, gap="small", vertical_alignment="center")
-    clicked = prediction.digit if columns[0].button("Right", key=f"{key}-right", type="primary") else None
-    columns[1].markdown("It was:")
+    # One row that wraps, not twelve columns: half the elements to send with each stroke, and the
+    # digits stay readable in a narrow column (squeezed into columns, their labels were cut off).
+    row = st.container(horizontal=True, vertical_alignment="center", gap="xsmall")
+    clicked = prediction.digit if row.button("Right", key=f"{key}-right", type="primary") else None
+    row.markdown("It was:", width="content")
     for digit in range(10):
-        if columns[2 + digit].button(str(digit), key=f"{key}-{digit}"):
+        if row.button(str(digit), key=f"{key}-{digit}"):
             clicked = digit
     if clicked is None:
         return
+    from digit_core.store.database import CollectionError
+    from digit_core.store.drawings import labelled_drawing
+
     try:
         drawing = labelled_drawing(image, prediction, clicked, model_id=model_id, who=app_state.user_name(),
                                    session_id=app_state.session_id())
@@ -57,6 +62,9 @@ def label_buttons(image: np.ndarray, prediction: Prediction, model_id: str, key:
 
 def collected_drawings() -> None:
     """The Explore page's view of the collection: counts, the drawings, the active model on them, deleting."""
+    from digit_core.store.database import CollectionError
+    from digit_core.store.drawings import counts_by_person
+
     try:
         collected = app_state.collection().images()
     except CollectionError as error:
@@ -103,6 +111,8 @@ def _active_model_on(images: np.ndarray, labels: np.ndarray) -> np.ndarray | Non
 
 
 def _delete_controls(ids: np.ndarray, labels: np.ndarray, who: tuple[str, ...]) -> None:
+    from digit_core.store.database import CollectionError
+
     st.subheader("Delete")
     collection = app_state.collection()
     by_id = {int(drawing_id): index for index, drawing_id in enumerate(ids)}
@@ -122,6 +132,8 @@ def _delete_controls(ids: np.ndarray, labels: np.ndarray, who: tuple[str, ...]) 
 
 
 def _deleted(delete, what: str) -> None:
+    from digit_core.store.database import CollectionError
+
     try:
         count = delete()
     except CollectionError as error:
@@ -139,6 +151,7 @@ def fine_tune_starter(manager: TrainingManager, running: bool) -> None:
 
 def _fine_tune_settings(manager: TrainingManager, running: bool) -> None:
     from digit_core.models import zoo
+    from digit_core.store.database import CollectionError
     from digit_core.training.finetune import FineTuneConfig, FineTuneRequest
     from digit_core.training.jobs import TrainingBusyError
 

@@ -43,6 +43,7 @@ EVALUATE_PREDICTED = "evaluate_predicted_digit"  # ... and predicted digit
 EVALUATE_CLICKED = "evaluate_clicked_cell"  # the last confusion cell clicked, applied once to the two above
 SEEN_TRAINING_ACTIVE = "seen_training_active"  # the Train page's live panel saw a run in progress
 PAST_RUNS = "past_runs"  # run ids chosen for the overlay of curves
+STEPS = "steps"  # prefix of a reading's "Preprocessing steps" expander, open or not (then "drawing" or a file's id)
 EXPLAIN_DRAWING = "explain_drawing"  # the Draw tab's "Why this answer" switch
 EXPLAIN_UPLOAD = "explain_upload"  # prefix of each upload card's switch (followed by the file's id)
 EXPLAIN_TEST_DIGIT = "explain_test_digit"  # the Evaluate page's test image picked to explain

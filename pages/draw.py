@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 import app_state
+import app_timing
 from app_charts import (drawing_downloads, load_predictor, offer_number_mode, pick_model, show_number,
                         show_prediction, why_this_answer)
 from app_collection import label_buttons, name_field
@@ -24,16 +25,19 @@ def show_reading(model: Predictor, image: np.ndarray, number_mode: bool, key: st
             st.error(str(error))
         return None
     digits = count_digits(image)
+    app_timing.mark("digits counted")
     if digits > 1:
         offer_number_mode(digits, key=f"number-mode-{key}")
         return None
     prediction = model.predict_image(image, keep_steps=True)
-    show_prediction(prediction)
+    app_timing.mark("read")
+    show_prediction(prediction, steps_key=f"{app_state.STEPS}-{key}")
     return prediction
 
 
 @st.fragment
-def drawing_panel(model: Predictor | None, model_id: str | None, number_mode: bool) -> None:
+@app_timing.timed_run
+def drawing_panel(model_id: str | None, number_mode: bool) -> None:
     """The canvas and the model's reading of it. A stroke reruns only this panel, not the whole page."""
     canvas_column, result_column = ((st.container(), st.container()) if number_mode
                                     else st.columns([1, 1.4], gap="large"))
@@ -51,21 +55,30 @@ def drawing_panel(model: Predictor | None, model_id: str | None, number_mode: bo
                            drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
                            key=f"canvas-{'number' if number_mode else 'digit'}-{version}")
         st.button("Clear", on_click=lambda: st.session_state.update({app_state.CANVAS_VERSION: version + 1}))
+    app_timing.mark("widgets")
     with result_column:
-        strokes = (canvas.json_data or {}).get("objects") or []
+        # After the canvas: a fresh page takes the pen while the model loads (once per server).
+        model = load_predictor(model_id) if model_id else None
+        app_timing.mark("model loaded")
+        drawing = canvas.image_data if (canvas.json_data or {}).get("objects") else None  # (h, w, 4) RGBA
         if model is None:
             st.info("Pick a usable model above to read your drawing.")
-        elif not strokes or canvas.image_data is None:
+        elif drawing is None:
             st.info(f"The canvas is empty: draw a {'number' if number_mode else 'digit'} on it.")
         else:
-            prediction = show_reading(model, canvas.image_data, number_mode, key="drawing")
+            app_timing.mark("canvas decoded")
+            prediction = show_reading(model, drawing, number_mode, key="drawing")
             if prediction is not None:
-                label_buttons(canvas.image_data, prediction, model_id, key=f"label-canvas-{version}")
-                drawing_downloads(canvas.image_data, prediction)
+                label_buttons(drawing, prediction, model_id, key=f"label-canvas-{version}")
+                app_timing.mark("label buttons")
+                drawing_downloads(drawing, prediction)
+                app_timing.mark("downloads")
             if prediction is not None and prediction.found:
                 why_this_answer(model_id, prediction.preprocessed.image, key=app_state.EXPLAIN_DRAWING)
+                app_timing.mark("why this answer")
 
 
+app_timing.mark("page")
 app_state.use_app_navigation()
 st.title("Draw a digit")
 st.caption("Draw one digit 0–9, or a number, with the mouse or a finger; the model reads it each time you "
@@ -75,19 +88,19 @@ with model_column:
     model_id = pick_model()
 with name_column:
     name_field()
-predictor = load_predictor(model_id) if model_id else None
 mode = st.radio("Read", app_state.DRAW_MODES, horizontal=True, key=app_state.DRAW_MODE)
 number_mode = mode == app_state.NUMBER_MODE
 
 draw_tab, upload_tab = st.tabs(["Draw", "Upload"])
 with draw_tab:
-    drawing_panel(predictor, model_id, number_mode)
+    drawing_panel(model_id, number_mode)
 
 with upload_tab:
     # One label in both modes: a widget whose label changes is a new one, and would drop the uploads.
     uploads = st.file_uploader(f"Photos or scans of digits or numbers ({ACCEPTED_NAMES}, one each)",
                                type=list(ACCEPTED_EXTENSIONS), accept_multiple_files=True,
                                max_upload_size=app_state.IMAGE_UPLOAD_MB)
+    predictor = load_predictor(model_id) if uploads and model_id else None
     if uploads and predictor is None:
         st.info("Pick a usable model above to read your images.")
     for upload in uploads if predictor is not None else []:

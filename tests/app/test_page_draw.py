@@ -81,7 +81,11 @@ def test_the_uploader_takes_every_format_the_core_decodes(open_page, tiny_model:
     assert _prediction_labels(at) == ["Prediction", "Prediction"]
 
 
-def _render_prediction(probabilities: list[float] | None, second_looks: tuple[str, ...] = ()) -> None:
+STEPS_KEY = "steps-test"  # the prediction card's "Preprocessing steps" expander (AppTest runs the function alone)
+
+
+def _render_prediction(probabilities: list[float] | None, second_looks: tuple[str, ...] = (),
+                       steps_key: str = "steps-test") -> None:
     import numpy as np
 
     from app_charts import show_prediction
@@ -95,7 +99,8 @@ def _render_prediction(probabilities: list[float] | None, second_looks: tuple[st
         values = np.asarray(probabilities, np.float32)
         steps = (("grey", np.zeros((50, 50), np.uint8)), ("centred 28×28", np.ones((28, 28), np.float32)))
         prepared = Preprocessed(np.ones((28, 28), np.float32), True, "", steps)
-        show_prediction(Prediction(int(values.argmax()), float(values.max()), values, prepared, second_looks))
+        show_prediction(Prediction(int(values.argmax()), float(values.max()), values, prepared, second_looks),
+                        steps_key=steps_key)
 
 
 @pytest.mark.parametrize("top, low_confidence", [(0.91, False), (0.40, True)])
@@ -112,10 +117,17 @@ def test_prediction_card(top: float, low_confidence: bool) -> None:
     assert [bar.proto.text for bar in bars] == [
         f"**3: {top:.1%}**" if digit == 3 else f"{digit}: {(1 - top) / 9:.1%}" for digit in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)]
     assert [bar.proto.value for bar in bars] == [int(100 * p) for p in probabilities]  # whole percent
+    assert not at.caption  # one look: nothing to explain
+    (steps,) = at.expander
+    assert steps.label == "Preprocessing steps, down to the 28×28 the model saw"
+    assert not at.get("image")  # no images sent until the expander is opened
+
+    at.session_state[STEPS_KEY] = True  # as opening it does
+    at.run()
+    assert not at.exception
     earlier_steps, model_input = at.get("image")  # the preprocessing steps, then the 28×28 itself
     assert [image.caption for image in earlier_steps.proto.imgs] == ["grey"]
     assert [image.caption for image in model_input.proto.imgs] == ["centred 28×28: what the model saw"]
-    assert not at.caption  # one look: nothing to explain
 
 
 @pytest.mark.parametrize("second_looks, says", [
