@@ -102,12 +102,13 @@ class Predictor:
         """Load a predictor for a ``.keras`` file (safe mode), reading normalisation from its metadata.
 
         It runs the ONNX export saved beside the file when the sidecar records the digests of both
-        (``registry.onnx_beside``), and loads the Keras model only when asked for it. Otherwise (a
+        (``model_files.onnx_beside``), and loads the Keras model only when asked for it. Otherwise (a
         run's checkpoint, a model saved before exports, an export missing, damaged or left by an
         interrupted save) it loads the Keras model and exports it again in memory; nothing is
         written beside the model. Saving the model again stores a new export.
         """
-        from digit_core.store.registry import NoOnnxExport, load_keras_model, onnx_beside
+        from digit_core.store.registry import load_keras_model
+        from digit_core.store.model_files import NoOnnxExport, onnx_beside
 
         path = Path(path)
         try:

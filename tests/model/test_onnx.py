@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from digit_core.store import registry
+from digit_core.store import model_files
 from digit_core.models import zoo
 from digit_core.inference.predict import Predictor
 
@@ -120,7 +121,7 @@ def test_an_export_that_is_not_the_saved_one_is_made_again_in_memory(damage, iso
         onnx_path.write_bytes(export_bytes(_mlp(), "onnx"))  # a valid ONNX graph, of another network
     else:  # as a save from before exports left it, beside an export it does not vouch for
         metadata = json.loads(sidecar.read_text())
-        del metadata[registry.ONNX_DIGEST_KEY]
+        del metadata[model_files.ONNX_DIGEST_KEY]
         sidecar.write_text(json.dumps(metadata))
     with caplog.at_level(logging.INFO, logger="digit_core.inference.predict"):
         predictor = Predictor.from_file(path)
@@ -140,7 +141,7 @@ def test_an_export_onnx_runtime_cannot_run_is_made_again(isolated_dirs, mnist, c
     path = models / "default.keras"
     path.with_suffix(".onnx").write_bytes(b"\x08\x07 garbage the sidecar vouches for")
     metadata = json.loads(path.with_suffix(".json").read_text())
-    metadata[registry.ONNX_DIGEST_KEY] = registry.file_sha256(path.with_suffix(".onnx"))
+    metadata[model_files.ONNX_DIGEST_KEY] = model_files.file_sha256(path.with_suffix(".onnx"))
     path.with_suffix(".json").write_text(json.dumps(metadata))
     with caplog.at_level(logging.INFO, logger="digit_core.inference.predict"):
         predictor = Predictor.from_file(path)

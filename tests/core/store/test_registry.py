@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from digit_core.store import registry
+from digit_core.store import model_files
 
 
 def test_lists_saved_models_with_metadata(isolated_dirs) -> None:
@@ -74,7 +75,7 @@ def test_runs_are_listed_and_promotable(isolated_dirs, mnist) -> None:
     assert run_entry.name == "my tiny" and run_entry.architecture == "CNN 4 / dense 16"
     registry.promote_run("run-1", "mine")
     mine = isolated_dirs["models"] / "mine.keras"
-    assert registry.onnx_beside(mine) == mine.with_suffix(".onnx")  # promoted with its export
+    assert model_files.onnx_beside(mine) == mine.with_suffix(".onnx")  # promoted with its export
     registry.set_active_model("mine")
     assert registry.active_model_id() == "mine"
     assert registry.load("mine").output_shape == (None, 10)
@@ -113,7 +114,7 @@ def test_the_sidecar_names_the_model_file_and_its_onnx_export_with_their_digests
     metadata = registry.read_metadata("copy")
     assert metadata["model_file"] == "copy.keras" and metadata["model_sha256"] == _sha256(keras_file)
     assert metadata["onnx_file"] == "copy.onnx" and metadata["onnx_sha256"] == _sha256(onnx_file)
-    assert registry.onnx_beside(keras_file) == onnx_file
+    assert model_files.onnx_beside(keras_file) == onnx_file
     x = mnist.x_test[:100, ..., np.newaxis].astype(np.float32) / 255
     np.testing.assert_allclose(onnx_reader(onnx_file.read_bytes())(x), np.asarray(model(x)), atol=1e-5)
     assert sorted(path.name for path in models.iterdir()) == [
@@ -137,8 +138,8 @@ def test_a_save_cut_off_before_its_model_file_lands_is_refused_not_misread(isola
         registry.save(registry.load("default"), "default", {"name": "retrained"}, models_dir=models)
 
     assert (models / "default.keras").read_bytes() == old_model
-    with pytest.raises(registry.NoOnnxExport, match="describes another version"):
-        registry.onnx_beside(models / "default.keras")  # the new export is not served either
+    with pytest.raises(model_files.NoOnnxExport, match="describes another version"):
+        model_files.onnx_beside(models / "default.keras")  # the new export is not served either
     with pytest.raises(ValueError, match=r"default\.json describes another version of default\.keras"):
         registry.read_metadata("default")
     (entry,) = registry.list_models()
@@ -155,7 +156,7 @@ def test_a_sidecar_without_a_digest_is_still_read(isolated_dirs) -> None:
 
     sidecar = isolated_dirs["models"] / "default.json"
     metadata = json.loads(sidecar.read_text())
-    del metadata[registry.DIGEST_KEY]
+    del metadata[model_files.DIGEST_KEY]
     sidecar.write_text(json.dumps(metadata))
     assert registry.read_metadata("default")["name"] == "tiny"
 
@@ -164,10 +165,10 @@ def test_the_shipped_model_and_its_sidecar_belong_together(shipped_model_path) -
     import hashlib
 
     metadata = registry.metadata_beside(shipped_model_path)
-    assert metadata[registry.DIGEST_KEY] == hashlib.sha256(shipped_model_path.read_bytes()).hexdigest()
+    assert metadata[model_files.DIGEST_KEY] == hashlib.sha256(shipped_model_path.read_bytes()).hexdigest()
     onnx_file = shipped_model_path.with_suffix(".onnx")
-    assert metadata[registry.ONNX_DIGEST_KEY] == hashlib.sha256(onnx_file.read_bytes()).hexdigest()
-    assert registry.onnx_beside(shipped_model_path) == onnx_file
+    assert metadata[model_files.ONNX_DIGEST_KEY] == hashlib.sha256(onnx_file.read_bytes()).hexdigest()
+    assert model_files.onnx_beside(shipped_model_path) == onnx_file
 
 
 def test_a_save_cut_off_after_the_export_serves_the_old_model(isolated_dirs, monkeypatch, mnist) -> None:
@@ -184,14 +185,14 @@ def test_a_save_cut_off_after_the_export_serves_the_old_model(isolated_dirs, mon
     def power_cut(path, payload):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(registry, "atomic_write_json", power_cut)
+    monkeypatch.setattr(model_files, "atomic_write_json", power_cut)
     other = zoo.build_network(zoo.get_entry("tiny").network)
     with pytest.raises(OSError):
         registry.save(other, "default", {"name": "new"}, models_dir=models)
     monkeypatch.undo()
     assert (models / "default.keras").read_bytes() == old_model
-    with pytest.raises(registry.NoOnnxExport, match="not the export saved with default.keras"):
-        registry.onnx_beside(models / "default.keras")
+    with pytest.raises(model_files.NoOnnxExport, match="not the export saved with default.keras"):
+        model_files.onnx_beside(models / "default.keras")
     predictor = Predictor.from_file(models / "default.keras")
     assert predictor.onnx_file is None
     np.testing.assert_allclose(predictor.probabilities(mnist.x_test[:50]), old, atol=1e-5)
