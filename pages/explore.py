@@ -8,7 +8,7 @@ from app_charts import pick_model
 from app_collection import collected_drawings
 from digit_core.views import downloads, figures, report
 from digit_core.store import registry
-from digit_core.data.csv_import import CsvFormatError
+from digit_core.data.csv_lines import CsvFormatError
 from digit_core.data import DataNotFoundError, label_counts
 from digit_core.data.profile import sample_indices
 

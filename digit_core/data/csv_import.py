@@ -10,13 +10,13 @@ number a text editor shows, and ``CsvFormatError`` is raised once at the end.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, TextIO
 
 import numpy as np
 
 from digit_core import config
+from digit_core.data.csv_lines import CsvFormatError, chained, chunks, numbered_lines, row_blocks, source_name
 
 IMAGE_SIDE = 28
 PIXEL_COUNT = IMAGE_SIDE * IMAGE_SIDE
@@ -26,22 +26,6 @@ COLUMN_NAMES = ["label"] + PIXEL_NAMES
 # First header cells accepted as naming the label column (compared in lower case).
 LABEL_HEADER_NAMES = ("label", "labels", "digit", "class", "target")
 MAX_PROBLEMS_KEPT = 50
-MAX_PROBLEMS_SHOWN = 10
-# Rows parsed at a time: a block's int64 values take about 6 MB.
-BLOCK_ROWS = 1000
-CHUNK_BYTES = 1 << 20
-
-
-class CsvFormatError(ValueError):
-    """The CSV is not a digits table; ``problems`` lists what is wrong (at most 50 entries)."""
-
-    def __init__(self, summary: str, problems: list[str], total_problems: int | None = None):
-        self.problems = problems
-        self.total_problems = len(problems) if total_problems is None else total_problems
-        lines = [summary] + [f"  {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN]]
-        if self.total_problems > MAX_PROBLEMS_SHOWN:
-            lines.append(f"  ... and {self.total_problems - MAX_PROBLEMS_SHOWN} more")
-        super().__init__("\n".join(lines))
 
 
 class DigitsTable(NamedTuple):
@@ -78,8 +62,8 @@ def read_digits_csv(source: str | Path | bytes | BinaryIO | TextIO, *, max_rows:
     """
     if max_rows is not None and max_rows < 1:
         raise ValueError(f"max_rows must be at least 1, got {max_rows}")
-    name = _source_name(source)
-    lines = _numbered_lines(_chunks(source, name, max_bytes), name)
+    name = source_name(source)
+    lines = numbered_lines(chunks(source, name, max_bytes), name)
     first = next(((number, line) for number, line in lines if line.strip()), None)
     if first is None:
         raise CsvFormatError(f"{name} is empty.", ["line 1: no header and no data rows"])
@@ -87,10 +71,10 @@ def read_digits_csv(source: str | Path | bytes | BinaryIO | TextIO, *, max_rows:
     cells = next(csv.reader([first[1]]))
     has_header = bool(cells[0].strip()) and not _is_number(cells[0])
     labelled = _check_header(cells, first[0], log) if has_header else len(cells) != PIXEL_COUNT
-    rows = lines if has_header else _chained([first], lines)
+    rows = lines if has_header else chained([first], lines)
     blocks = []
     row_count = 0
-    for block in _blocks(rows, max_rows):
+    for block in row_blocks(rows, max_rows):
         row_count += len(block)
         values = _parse_block(block, labelled, log)
         if not log.total:  # after the first problem, rows are only checked
@@ -123,89 +107,6 @@ def write_digits_csv(path: str | Path, images: np.ndarray, labels: np.ndarray) -
     rows = np.column_stack([labels.astype(np.int64), images.reshape(len(images), PIXEL_COUNT)])
     lines = [",".join(COLUMN_NAMES)] + [",".join(map(str, row)) for row in rows.tolist()]
     return atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("ascii"))
-
-
-def _source_name(source: object) -> str:
-    # Paths, open files and Streamlit uploads have a name; raw bytes do not.
-    name = source if isinstance(source, (str, Path)) else getattr(source, "name", None)
-    return Path(name).name if isinstance(name, (str, Path)) and str(name) else "the CSV file"
-
-
-def _chunks(source: str | Path | bytes | BinaryIO | TextIO, name: str, max_bytes: int) -> Iterator[bytes | str]:
-    """The source's content a megabyte at a time, refused once it passes ``max_bytes``."""
-    if isinstance(source, (str, Path)):
-        with open(source, "rb") as file:
-            yield from _chunks(file, name, max_bytes)
-        return
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        view = memoryview(source)
-        pieces: Iterable[bytes | str] = (bytes(view[start:start + CHUNK_BYTES])
-                                         for start in range(0, len(view), CHUNK_BYTES))
-    else:
-        # An open file: read(0) is b"" or "", whichever it returns at the end.
-        pieces = iter(lambda: source.read(CHUNK_BYTES), source.read(0))
-    size = 0
-    for piece in pieces:
-        size += len(piece)
-        if size > max_bytes:
-            raise CsvFormatError(f"{name} is too large.", [f"the file is over {max_bytes / 2 ** 20:.0f} MB, "
-                                                           "the most a CSV may be"])
-        yield piece
-
-
-def _numbered_lines(chunks: Iterable[bytes | str], name: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) of every line, counting \\n, \\r\\n and \\r alike, as a text editor does."""
-    pending = None
-    number = 0
-    for chunk in chunks:
-        text = chunk if pending is None else pending + chunk
-        newline, carriage = ("\n", "\r") if isinstance(text, str) else (b"\n", b"\r")
-        # A carriage return at the end may be the first half of \r\n: it waits for the next chunk.
-        held = text[-1:] if text.endswith(carriage) else text[:0]
-        text = text[:len(text) - len(held)].replace(carriage + newline, newline).replace(carriage, newline)
-        *complete, pending = text.split(newline)
-        pending += held
-        for line in complete:
-            number += 1
-            yield number, _decoded(line, number, name)
-    if pending:  # the last line, with no newline after it (or only a carriage return)
-        number += 1
-        yield number, _decoded(pending.rstrip("\r" if isinstance(pending, str) else b"\r"), number, name)
-
-
-def _decoded(line: bytes | str, number: int, name: str) -> str:
-    if isinstance(line, bytes):
-        try:
-            line = line.decode("utf-8")
-        except UnicodeDecodeError as error:
-            problem = (f"line {number}: byte 0x{line[error.start]:02x} is not UTF-8 text; save the file as "
-                       "UTF-8 (or plain ASCII) CSV")
-            raise CsvFormatError(f"{name} is not a UTF-8 text file.", [problem]) from None
-    # Excel starts a UTF-8 file with a byte-order mark.
-    return line.removeprefix("\ufeff") if number == 1 else line
-
-
-def _chained(first: list[tuple[int, str]], rest: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
-    yield from first
-    yield from rest
-
-
-def _blocks(lines: Iterable[tuple[int, str]], max_rows: int | None) -> Iterator[list[tuple[int, str]]]:
-    """The non-blank lines in blocks of BLOCK_ROWS, up to ``max_rows`` rows in all."""
-    block: list[tuple[int, str]] = []
-    taken = 0
-    for number, line in lines:
-        if not line.strip():
-            continue
-        if max_rows is not None and taken >= max_rows:
-            break
-        block.append((number, line))
-        taken += 1
-        if len(block) == BLOCK_ROWS:
-            yield block
-            block = []
-    if block:
-        yield block
 
 
 def _check_header(header: list[str], line_number: int, log: _ProblemLog) -> bool:

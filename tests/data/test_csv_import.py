@@ -9,8 +9,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from digit_core.data import csv_import
-from digit_core.data.csv_import import CsvFormatError, read_digits_csv
+from digit_core.data import csv_lines as csv_stream
+from digit_core.data.csv_import import read_digits_csv
+from digit_core.data.csv_lines import CsvFormatError
 
 HEADER = ",".join(["label"] + [f"pixel{index}" for index in range(784)])
 PIXELS_HEADER = ",".join(f"pixel{index}" for index in range(784))  # Kaggle's test.csv: no label column
@@ -223,9 +224,9 @@ def test_blocks_and_chunk_boundaries_change_nothing(monkeypatch, digits):
     many_images, many_labels = np.concatenate([images] * 5), np.concatenate([labels] * 5)
     # Windows line endings, so some chunks end between a \r and its \n.
     text = "\r\n".join([HEADER] + csv_lines(many_images, many_labels)).encode()
-    monkeypatch.setattr(csv_import, "BLOCK_ROWS", 2)
+    monkeypatch.setattr(csv_stream, "BLOCK_ROWS", 2)
     for chunk_bytes in (7, 100, 2053):
-        monkeypatch.setattr(csv_import, "CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(csv_stream, "CHUNK_BYTES", chunk_bytes)
         assert_digits(read_digits_csv(io.BytesIO(text)), many_images, many_labels)
         assert_digits(read_digits_csv(text), many_images, many_labels)
     old_mac = "\r".join([HEADER] + csv_lines(images, labels)) + "\r"
@@ -233,7 +234,7 @@ def test_blocks_and_chunk_boundaries_change_nothing(monkeypatch, digits):
 
 
 def test_problems_in_later_blocks_keep_their_line_numbers(monkeypatch):
-    monkeypatch.setattr(csv_import, "BLOCK_ROWS", 3)
+    monkeypatch.setattr(csv_stream, "BLOCK_ROWS", 3)
     error = problems_of("\n".join([HEADER] + [row()] * 7 + [row(3, pixel1="x")] + [row()] * 3 + [row(10)]))
     assert error.problems == ["line 9, column pixel1: 'x' is not a number",
                               "line 13, column label: label '10' is not a digit 0..9"]
