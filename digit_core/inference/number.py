@@ -8,7 +8,7 @@ often read as one digit, surely, and the halves of one digit as two. So a learne
 
 - whether a group is worth cutting (its gate: the group's shape and whole reading, and how little
   stroke its cheapest cut crosses); if so, it is also read cut in two along each of
-  ``segment.cut_paths``;
+  ``cuts.cut_paths``;
 - which way of reading it is right: each way scores by how surely the model reads each piece, how
   each piece is shaped for the line, and how much stroke each cut crosses.
 
@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from digit_core.inference import number_split
-from digit_core.images import segment
+from digit_core.images import cuts, segment
 from digit_core.inference.number_split import WayScorer, cut_features, default_way_scorer, gate_features, piece_features
 from digit_core.inference.predict import LOW_CONFIDENCE, SECOND_LOOK_BELOW
 from digit_core.images.preprocess import preprocess
@@ -180,7 +180,7 @@ class GroupWays:
 
     group: segment.Group
     ways: list[Way]
-    paths: list[np.ndarray] = field(default_factory=list)  # ``segment.cut_paths``, once looked for
+    paths: list[np.ndarray] = field(default_factory=list)  # ``cuts.cut_paths``, once looked for
     path_features: list[np.ndarray] = field(default_factory=list)  # ``number_split.cut_features`` of each
 
     @property
@@ -202,9 +202,9 @@ def _group_ways(layout: segment.Layout, group: segment.Group, whole: _Reading | 
 
 
 def _find_cuts(layout: segment.Layout, group_ways: GroupWays) -> None:
-    """Look for the paths along which the group might be cut (``segment.cut_paths``), with their features."""
+    """Look for the paths along which the group might be cut (``cuts.cut_paths``), with their features."""
     group, line_height = group_ways.group, layout.line_height
-    group_ways.paths = segment.cut_paths(layout, group, CUTS_TRIED)
+    group_ways.paths = cuts.cut_paths(layout, group, CUTS_TRIED)
     stroke_width, rows = _stroke_width(group), np.arange(group.height)
     group_ways.path_features = [cut_features(float(group.strokes[rows, path].sum()), line_height, stroke_width)
                                 for path in group_ways.paths]

@@ -2,7 +2,7 @@
 
 A group of strokes (``segment.Group``) may be one digit or digits written touching. ``digit_core.inference.number``
 reads it whole; a ``WayScorer`` first decides whether it is worth cutting (its *gate*: a logistic
-regression on the whole group's reading and shape and on the cheapest cut ``segment.cut_paths``
+regression on the whole group's reading and shape and on the cheapest cut ``cuts.cut_paths``
 finds), and if so, the group is also read cut along each cut tried, and the scorer scores each way
 of reading it as a weighted sum of features of its pieces (how surely the model reads each, how
 tall and wide each is for the line) and of its cuts (how much stroke each crosses). The best-scoring

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digit_core.images import segment
+from digit_core.images import cuts, segment
 from digit_core.images.number_canvas import TOUCHING, compose_number, strokes_ink
 from digit_core.data.synthetic import digit_styles
 
@@ -64,7 +64,7 @@ def test_a_cut_parts_two_touching_digits_where_they_meet() -> None:
     (group,) = layout.groups
     four, eight = boxes
     parted = []
-    for cut in segment.cut_paths(layout, group, 4):
+    for cut in cuts.cut_paths(layout, group, 4):
         left, right = segment.piece(group, None, cut), segment.piece(group, cut, None)
         if left is not None and right is not None:  # a cut may leave every stroke on one side
             parted.append((layout.image_box(left.box), layout.image_box(right.box)))
@@ -84,16 +84,16 @@ def test_no_cut_leaves_a_sliver_of_the_strokes_on_either_side(digits: str) -> No
     (group,) = layout.groups
     columns = np.arange(group.width)[np.newaxis, :]
     strokes = int(group.strokes.sum())
-    for path in segment.cut_paths(layout, group, 4):
+    for path in cuts.cut_paths(layout, group, 4):
         left = int((group.strokes & (columns < path[:, np.newaxis])).sum())
-        assert segment.SIDE_INK_FRACTION * strokes <= left <= (1 - segment.SIDE_INK_FRACTION) * strokes
+        assert cuts.SIDE_INK_FRACTION * strokes <= left <= (1 - cuts.SIDE_INK_FRACTION) * strokes
 
 
 def test_a_piece_taken_as_a_group_holds_just_its_strokes() -> None:
     canvas, _ = compose_number([_ink(4), _ink(8)], [TOUCHING])
     layout = segment.find_digits(canvas)
     (group,) = layout.groups
-    path = segment.cut_paths(layout, group, 1)[0]
+    path = cuts.cut_paths(layout, group, 1)[0]
     left = segment.piece(group, None, path)
     alone = segment.piece_group(left)
     assert alone.box == left.box and alone.strokes.shape == (alone.height, alone.width)
