@@ -88,7 +88,7 @@ _PAGE_CLOCK = """(() => {
 # marks), each row the time since the mark before it that the drawing has.
 TO_THE_ANSWER = [("up", ""), ("sent", "canvas: mouse-up → drawing sent"),
                  ("start", "websocket → fragment run starts"), ("widgets", "slider, canvas, Clear"),
-                 ("model loaded", "model (cached)"), ("canvas decoded", "decode the canvas PNG"),
+                 ("canvas decoded", "decode the canvas PNG"),
                  ("digits counted", "count digits"), ("read", "preprocess + predict"),
                  ("answer", "Prediction, Confidence metrics"), ("painted", "answer sent → painted")]
 AFTER_THE_ANSWER = [("answer", ""), ("probabilities", "ten probability bars"), ("steps", "preprocessing steps"),
@@ -240,7 +240,8 @@ def breakdown(title: str, timings: list[dict[str, float]]) -> list[str]:
                                      if mark in timing and earlier is not None]))
         lines.append("")
     for label, begin, end in TOTALS:
-        lines.append(row(label, [timing[end] - timing[begin] for timing in timings if begin in timing and end in timing]))
+        lines.append(row(label, [timing[end] - timing[begin] for timing in timings
+                                 if begin in timing and end in timing]))
     return lines + [""]
 
 

@@ -37,7 +37,7 @@ def show_reading(model: Predictor, image: np.ndarray, number_mode: bool, key: st
 
 @st.fragment
 @app_timing.timed_run
-def drawing_panel(model_id: str | None, number_mode: bool) -> None:
+def drawing_panel(model: Predictor | None, model_id: str | None, number_mode: bool) -> None:
     """The canvas and the model's reading of it. A stroke reruns only this panel, not the whole page."""
     canvas_column, result_column = ((st.container(), st.container()) if number_mode
                                     else st.columns([1, 1.4], gap="large"))
@@ -57,9 +57,6 @@ def drawing_panel(model_id: str | None, number_mode: bool) -> None:
         st.button("Clear", on_click=lambda: st.session_state.update({app_state.CANVAS_VERSION: version + 1}))
     app_timing.mark("widgets")
     with result_column:
-        # After the canvas: a fresh page takes the pen while the model loads (once per server).
-        model = load_predictor(model_id) if model_id else None
-        app_timing.mark("model loaded")
         drawing = canvas.image_data if (canvas.json_data or {}).get("objects") else None  # (h, w, 4) RGBA
         if model is None:
             st.info("Pick a usable model above to read your drawing.")
@@ -88,19 +85,22 @@ with model_column:
     model_id = pick_model()
 with name_column:
     name_field()
+# Loaded before the canvas: loading it while the browser mounted the canvas made a fresh page take the
+# pen about 0.3 s later on this 2-core machine (bench/NOTES.md).
+predictor = load_predictor(model_id) if model_id else None
+app_timing.mark("model loaded")
 mode = st.radio("Read", app_state.DRAW_MODES, horizontal=True, key=app_state.DRAW_MODE)
 number_mode = mode == app_state.NUMBER_MODE
 
 draw_tab, upload_tab = st.tabs(["Draw", "Upload"])
 with draw_tab:
-    drawing_panel(model_id, number_mode)
+    drawing_panel(predictor, model_id, number_mode)
 
 with upload_tab:
     # One label in both modes: a widget whose label changes is a new one, and would drop the uploads.
     uploads = st.file_uploader(f"Photos or scans of digits or numbers ({ACCEPTED_NAMES}, one each)",
                                type=list(ACCEPTED_EXTENSIONS), accept_multiple_files=True,
                                max_upload_size=app_state.IMAGE_UPLOAD_MB)
-    predictor = load_predictor(model_id) if uploads and model_id else None
     if uploads and predictor is None:
         st.info("Pick a usable model above to read your images.")
     for upload in uploads if predictor is not None else []:
