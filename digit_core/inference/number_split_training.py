@@ -63,7 +63,7 @@ def group_truths(layout: Any, number: "WrittenNumber") -> list[str]:
 def number_examples(predictor: "Predictor", number: "WrittenNumber") -> list[GroupExample]:
     """The examples of one number's groups that hold at least one digit and have a readable way."""
     from digit_core.images import segment
-    from digit_core.inference.number import read_ways
+    from digit_core.inference.number_ways import read_ways
 
     layout = segment.find_digits(number.canvas)
     examples = []

@@ -11,7 +11,8 @@ import pytest
 from digit_core import data
 from digit_core.images import segment
 from digit_core.data import writers
-from digit_core.inference.number import MAX_DIGITS, TooManyDigitsError, count_digits, read_number, read_ways
+from digit_core.inference.number import MAX_DIGITS, TooManyDigitsError, count_digits, read_number
+from digit_core.inference.number_ways import read_ways
 from digit_core.images.number_canvas import TOUCHING, compose_number, strokes_ink
 from digit_core.inference.number_split import HAND_TUNED
 from digit_core.data.pendigits import strokes_in_unit_box
