@@ -65,7 +65,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     progress = None if args.quiet else Progress(None, "evaluate", "images")
     try:
         result = workflows.evaluate_model(args.model, dataset=args.dataset, data_dir=args.data_dir,
-                                         on_images=progress.update_to if progress else None)
+                                          on_images=progress.update_to if progress else None)
     finally:
         if progress is not None:
             progress.close()

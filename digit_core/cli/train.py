@@ -127,8 +127,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                              "--tensorboard, --data-dir and --quiet may be given with it; start a new run to "
                              "change the recipe.")
         summary = workflows.resume_and_record(args.resume, epochs=args.epochs, data_dir=args.data_dir, out=args.out,
-                                             tensorboard=args.tensorboard, progress=not args.quiet,
-                                             distribute=args.distribute)
+                                              tensorboard=args.tensorboard, progress=not args.quiet,
+                                              distribute=args.distribute)
     else:
         network, training = configs_from_args(args)
         summary = workflows.train_and_record(
