@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 from digit_core import config
 from digit_core.store import registry
+from digit_core.store.atomic import read_json
 from digit_core.training import runs
 from digit_core.models import zoo
 from digit_core.training.finetune import FineTuneRequest
@@ -26,8 +27,6 @@ from digit_core.training.finetune import FineTuneRequest
 # Job statuses, in the order a run goes through them; the last three are final.
 ACTIVE_STATUSES = ("loading data", "training", "evaluating")
 FINAL_STATUSES = ("completed", "stopped", "failed")
-# What a finished run reports (its metrics.json).
-RUN_METRICS = ("test_accuracy", "test_loss", "n", "params", "train_seconds")
 
 
 class TrainingBusyError(RuntimeError):
@@ -147,7 +146,8 @@ class TrainingJob:
         summary = train_and_record(request.network, request.training, name=request.name, data_dir=self._data_dir,
                                    subset=request.subset, tensorboard=request.tensorboard, progress=False,
                                    runs_root=self._runs_root, hooks=hooks)
-        metrics = {key: summary[key] for key in RUN_METRICS}
+        # The run's metrics.json is its record of them; the summary adds the run's name and sizes.
+        metrics = read_json(self._runs_root / summary["run_id"] / "metrics.json")
         self._update(status=summary["status"], metrics=MappingProxyType(metrics))
 
     def _fine_tune(self, request: FineTuneRequest) -> None:

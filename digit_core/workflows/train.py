@@ -106,7 +106,7 @@ def _training_run_dir(resume_run: str | None, is_chief: bool, runs_root: Path, n
 def _train_with_hooks(network: zoo.NetworkConfig, training: zoo.TrainConfig, images: tuple[np.ndarray, ...],
                       run_dir: Path, name: str, *, resume: bool, tensorboard: bool, data: dict[str, Any],
                       distribute: str, hooks: TrainingHooks | None, progress: bool) -> TrainResult:
-    """``train`` followed by the caller's hooks, or by a progress display on stderr when there are none."""
+    """``train``, followed by the caller's hooks, or by a progress display on stderr when there are none."""
     from digit_core.training.progress import training_progress
 
     display = None
