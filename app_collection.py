@@ -15,8 +15,8 @@ import streamlit as st
 import app_state
 from digit_core import figures, registry
 
-# The collection (SQLAlchemy, a good part of a second to import on a busy machine) is imported where a
-# drawing is saved or the collection shown, not on the way to the Draw page's first canvas.
+# digit_core.collection (SQLAlchemy: 0.2 s to import, most of a second on a busy machine) is imported
+# where a drawing is saved or the collection shown, not on the way to the Draw page's first canvas.
 if TYPE_CHECKING:
     from digit_core.jobs import TrainingManager, TrainingSnapshot
     from digit_core.predict import Prediction
