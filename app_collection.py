@@ -16,8 +16,8 @@ import app_state
 from digit_core.views import figures
 from digit_core.store import registry
 
-# The collection (SQLAlchemy, a good part of a second to import on a busy machine) is imported where a
-# drawing is saved or the collection shown, not on the way to the Draw page's first canvas.
+# digit_core.collection (SQLAlchemy: 0.2 s to import, most of a second on a busy machine) is imported
+# where a drawing is saved or the collection shown, not on the way to the Draw page's first canvas.
 if TYPE_CHECKING:
     from digit_core.training.jobs import TrainingManager, TrainingSnapshot
     from digit_core.inference.predict import Prediction
