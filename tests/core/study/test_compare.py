@@ -271,3 +271,16 @@ def test_results_default_to_the_results_directory(tmp_path: Path, monkeypatch: p
     (tmp_path / "comparison.json").write_text(json.dumps([_entry("depth", "1 hidden layer", 0.97)]))
     assert load_comparison()[0]["setting"] == "1 hidden layer"
     assert zoo.get_entry("best").family == "cnn"  # the study's best entry exists in the zoo
+
+
+def test_the_shipped_results_were_trained_with_today_s_recipes_and_reach_the_notebooks_figures() -> None:
+    # results/comparison.json is one full run: each notebook model in it was trained with its zoo
+    # entry's recipe as it stands, and each with a notebook figure is within 0.3 points of it.
+    shipped = {entry["name"]: entry for entry in load_comparison(Path(__file__).parents[3] / "results"
+                                                                 / "comparison.json")}
+    for name, figure in NOTEBOOK_FIGURES.items():
+        entry, training = shipped[name], zoo.get_entry(name).training
+        assert (entry["epochs"], entry["batch_size"], entry["optimizer"]) == (
+            training.epochs, training.batch_size, training.optimizer), name
+        assert entry["mode"] == "full" and entry["notebook_test_accuracy"] == figure
+        assert abs(entry["test_accuracy"] - figure) <= 0.003, (name, entry["test_accuracy"])
