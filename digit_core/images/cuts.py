@@ -61,12 +61,7 @@ def cut_paths(layout: Layout, group: Group, count: int) -> list[np.ndarray]:
     shrunk to about that first.
     """
     line_height = layout.line_height
-    factor = max(1, int(round(line_height / PATH_LINE_HEIGHT)))
-    full_height, full_width = group.strokes.shape
-    # Any stroke pixel in a block marks the block: a thin stroke is still a stroke.
-    crossing = (locate.shrink_by(group.strokes.astype(np.uint8) * 255, factor, cv2.BORDER_CONSTANT) > 0
-                ).astype(np.float32)
-    height = crossing.shape[0]
+    factor, crossing = _crossing(layout, group)
     total, came_from, ink_left = _cheapest_paths(crossing)
     # A 1 may be no wider than its stroke, so a cut may come near the group's side, but not cut
     # off a sliver: the strokes left of the path (along all of it) are weighed.
@@ -79,12 +74,43 @@ def cut_paths(layout: Layout, group: Group, count: int) -> list[np.ndarray]:
             break
         if all(abs(int(column) - other) >= spacing for other in ends):
             ends.append(int(column))
+    return [_traced(end, came_from, factor, group.strokes.shape) for end in sorted(ends)]
+
+
+def cuts_between(layout: Layout, group: Group, middles: list[float]) -> list[np.ndarray]:
+    """The cuts parting digits whose middles (columns of the group's box, left to right) are known:
+    between each two neighbours, the cheapest path (``_cheapest_paths``) ending in the middle half of
+    the way from one middle to the next (of equally cheap ones, the nearest halfway)."""
+    factor, crossing = _crossing(layout, group)
+    total, came_from, _ = _cheapest_paths(crossing)
     cuts = []
-    for end in sorted(ends):
-        path = np.empty(height, np.int64)
-        path[-1] = end
-        for row in range(height - 1, 0, -1):
-            path[row - 1] = path[row] + came_from[row, path[row]]
-        # Back to the group's full resolution: each row of the shrunk strokes stands for `factor` rows.
-        cuts.append(np.minimum(np.repeat(path, factor)[:full_height] * factor + factor // 2, full_width - 1))
+    for left, right in zip(middles, middles[1:]):
+        quarter = (right - left) / 4
+        low = min(len(total) - 1, max(0, int(np.ceil((left + quarter) / factor))))
+        high = max(low, min(len(total) - 1, int((right - quarter) / factor)))
+        columns = np.arange(low, high + 1)
+        halfway = (left + right) / 2 / factor
+        end = low + int(np.argmin(total[low:high + 1] + 1e-3 * np.abs(columns - halfway)))
+        cuts.append(_traced(end, came_from, factor, group.strokes.shape))
     return cuts
+
+
+def _crossing(layout: Layout, group: Group) -> tuple[int, np.ndarray]:
+    """(the factor the group is shrunk by, its stroke pixels as 1.0 at that size): a line taller than
+    PATH_LINE_HEIGHT is shrunk to about that."""
+    factor = max(1, int(round(layout.line_height / PATH_LINE_HEIGHT)))
+    # Any stroke pixel in a block marks the block: a thin stroke is still a stroke.
+    crossing = (locate.shrink_by(group.strokes.astype(np.uint8) * 255, factor, cv2.BORDER_CONSTANT) > 0
+                ).astype(np.float32)
+    return factor, crossing
+
+
+def _traced(end: int, came_from: np.ndarray, factor: int, full_shape: tuple[int, int]) -> np.ndarray:
+    """The path ending at column ``end`` of the bottom row, as its column in each row of the group's box."""
+    height = came_from.shape[0]
+    path = np.empty(height, np.int64)
+    path[-1] = end
+    for row in range(height - 1, 0, -1):
+        path[row - 1] = path[row] + came_from[row, path[row]]
+    # Back to the group's full resolution: each row of the shrunk strokes stands for `factor` rows.
+    return np.minimum(np.repeat(path, factor)[:full_shape[0]] * factor + factor // 2, full_shape[1] - 1)

@@ -15,7 +15,7 @@ writers only).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,8 +185,10 @@ def digit_sources(writers: str) -> dict[str, list[dict[int, list]]]:
     return {"pen": [dict(writer) for writer in by_writer.values()], "mnist": [pool]}
 
 
-def random_number(source: str, pools: list[dict[int, list]], length: int, rng: np.random.Generator) -> WrittenNumber:
-    """One number of ``length`` random digits, by one writer (pen) or from MNIST, on a Number canvas."""
+def random_number(source: str, pools: list[dict[int, list]], length: int, rng: np.random.Generator,
+                  touching_chance: float = TOUCHING_CHANCE) -> WrittenNumber:
+    """One number of ``length`` random digits, by one writer (pen) or from MNIST, on a Number canvas;
+    each two neighbours touch with ``touching_chance``."""
     from digit_core.data.pendigits import strokes_in_unit_box
 
     pool = pools[rng.integers(len(pools))]
@@ -195,7 +197,7 @@ def random_number(source: str, pools: list[dict[int, list]], length: int, rng: n
     height = rng.uniform(*HEIGHT_RANGE) * NUMBER_CANVAS[0]
     brush = float(np.exp(rng.uniform(*np.log(BRUSH_RANGE))))
     sizes = rng.uniform(0.9, 1.1, length)
-    gaps = [TOUCHING if rng.random() < TOUCHING_CHANCE else rng.uniform(*GAP_RANGE) for _ in range(length - 1)]
+    gaps = [TOUCHING if rng.random() < touching_chance else rng.uniform(*GAP_RANGE) for _ in range(length - 1)]
     lifts = rng.uniform(-0.06, 0.06, length)
     stroke_changes = rng.uniform(-0.04, 0.04, length)
     background = "white" if rng.random() < 0.7 else "transparent"
@@ -218,9 +220,17 @@ def random_number(source: str, pools: list[dict[int, list]], length: int, rng: n
                              sum(gap is TOUCHING for gap in gaps))
 
 
-def make_numbers(writers: str, count: int, seed: int, lengths: tuple[int, ...] = LENGTHS) -> list[WrittenNumber]:
+def make_numbers(writers: str, count: int, seed: int, lengths: tuple[int, ...] = LENGTHS,
+                 touching_chance: float = TOUCHING_CHANCE) -> list[WrittenNumber]:
     """``count`` numbers, by pen writers and from MNIST digits in turn, of each length in turn."""
+    return list(iter_numbers(writers, count, seed, lengths, touching_chance))
+
+
+def iter_numbers(writers: str, count: int, seed: int, lengths: tuple[int, ...] = LENGTHS,
+                 touching_chance: float = TOUCHING_CHANCE) -> Iterator[WrittenNumber]:
+    """``make_numbers``' numbers one at a time (each canvas is 0.8 MB: thousands do not fit in memory)."""
     rng = np.random.default_rng(seed)
     sources = digit_sources(writers)
-    return [random_number(("pen", "mnist")[index % 2], sources[("pen", "mnist")[index % 2]],
-                          lengths[(index // 2) % len(lengths)], rng) for index in range(count)]
+    for index in range(count):
+        source = ("pen", "mnist")[index % 2]
+        yield random_number(source, sources[source], lengths[(index // 2) % len(lengths)], rng, touching_chance)

@@ -2,20 +2,19 @@
 one pipeline (``preprocess``) and model, left to right.
 
 A group of strokes may be one digit, digits written touching, or part of a digit whose strokes
-were written apart. The model alone cannot tell: squeezed into its 20×20 box, two touching digits
-often read as one digit, surely, and the halves of one digit as two. So a learned
-``number_split.WayScorer`` decides, from data rather than rules:
+were written apart. The digit model alone cannot tell: squeezed into its 20×20 box, two touching
+digits often read as one digit, surely, and the halves of one digit as two. So a network trained to
+read whole groups (``group_reader``) scans each group wide enough to hold several digits: where it
+finds several, the group is cut between their middles along the cheapest path (``cuts.cuts_between``)
+and each piece takes the group reader's reading; every other group is read whole by the digit model.
+Each group is read so, or two neighbouring groups as one digit (``_joins``: a digit written in
+strokes apart) when the learned ``number_split.WayScorer`` scores that better.
 
-- whether a group is worth cutting (its gate: the group's shape and whole reading, and how little
-  stroke its cheapest cut crosses); if so, it is also read cut in two along each of
-  ``cuts.cut_paths``;
-- which way of reading it is right: each way scores by how surely the model reads each piece, how
-  each piece is shaped for the line, and how much stroke each cut crosses.
-
-A piece of the way chosen that is itself wide enough is tried cut again (three or four digits
-touching). Each group is read its best way, or two neighbouring groups as one digit (``_joins``)
-when that scores better. The scorer was learned on numbers by pendigits' training writers and
-MNIST's training digits (``number_split_training``); it is measured on held-out writers
+Without the group reader's file, the scorer also decides which groups to cut, along which of
+``cuts.cut_paths``, and cuts a wide piece again (three or four digits touching), reading each piece
+with the digit model: fewer touching digits are read right that way (``bench/NOTES.md``). Both were
+learned on numbers by pendigits' training writers and MNIST's training digits
+(``group_reader_training``, ``number_split_training``) and are measured on held-out writers
 (``bench/number_accuracy.py``, ``bench/README.md``).
 """
 
@@ -27,12 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from digit_core.images import segment
+from digit_core.images import cuts, segment
+from digit_core.inference.group_reader import GroupReader, acceptance_features, default_group_reader, group_image
 from digit_core.inference.number_split import WayScorer, default_way_scorer
 from digit_core.inference.predict import LOW_CONFIDENCE, SECOND_LOOK_BELOW
 from digit_core.images.segment import MAX_DIGITS, TooManyDigitsError
 from digit_core.inference.number_ways import (SPLIT_FROM_WIDTH, GroupWays, PieceReading, Way, best_way, cut_and_read,
-                                              piece_reading, read_pieces, read_ways, ways_of_group)
+                                              piece_reading, prepare_pieces, read_pieces, read_ways, way_between,
+                                              ways_of_group)
 
 if TYPE_CHECKING:
     from digit_core.inference.predict import Predictor
@@ -43,6 +44,9 @@ __all__ = ["MAX_DIGITS", "TooManyDigitsError", "DigitReading", "NumberReading", 
 # A piece of the way chosen that is as wide as SPLIT_FROM_WIDTH is tried cut again, up to CUT_AGAIN
 # times: three or four digits written touching.
 CUT_AGAIN = 2
+# The group reader is asked about every group at least this many line heights wide: a touching
+# "11" or "31" can be narrower than SPLIT_FROM_WIDTH, and the reader is cheap.
+READ_FROM_WIDTH = 0.5
 # A group under DIGIT_MIN_HEIGHT line heights tall is no digit of its own (``count_digits``), and
 # may be the part of one written apart (``_joins``), as may a group read under LOW_CONFIDENCE.
 DIGIT_MIN_HEIGHT = 0.7
@@ -60,7 +64,7 @@ class DigitReading:
     confidence: float
     probabilities: np.ndarray  # (10,) float32
     box: tuple[int, int, int, int]  # (x, y, width, height) in the image's pixels
-    image: np.ndarray = field(repr=False)  # the (28, 28) input the model read first
+    image: np.ndarray = field(repr=False)  # the (28, 28) model input the pipeline made of its piece
     second_looks: tuple[str, ...] = ()  # as ``Prediction.second_looks``
 
     @property
@@ -96,27 +100,38 @@ class NumberReading:
         return {"path": path, "number": self.number, "digits": [digit.to_json() for digit in self.digits]}
 
 
-def read_number(predictor: Predictor, image: np.ndarray, scorer: WayScorer | None = None) -> NumberReading:
+def read_number(predictor: Predictor, image: np.ndarray, scorer: WayScorer | None = None,
+                group_reader: GroupReader | None = None, *, use_group_reader: bool = True) -> NumberReading:
     """Find each digit of a number in any image (drawing, photo, scan) and read them left to right.
 
-    ``scorer`` decides which groups of strokes are tried cut and which way each is read (default:
-    the saved one, ``number_split.default_way_scorer``). Raises TooManyDigitsError (a ValueError)
-    for more than MAX_DIGITS digits, and ValueError for an array that is no image. A blank image
-    gives a reading with no digits and a message.
+    ``group_reader`` finds the digits in each wide group of strokes (default: the saved one,
+    ``group_reader.default_group_reader``); without one (``use_group_reader=False``, or the file
+    missing) ``scorer`` decides which groups are tried cut and which way each is read (default: the
+    saved one, ``number_split.default_way_scorer``). ``scorer`` also weighs reading two neighbouring
+    groups as one digit. Raises TooManyDigitsError (a ValueError) for more than MAX_DIGITS digits,
+    and ValueError for an array that is no image. A blank image gives a reading with no digits and
+    a message.
     """
     scorer = scorer or default_way_scorer()
+    if use_group_reader and group_reader is None:
+        group_reader = default_group_reader()
     layout = segment.find_digits(image)
     if len(layout.groups) > MAX_DIGITS:
         raise _too_many(len(layout.groups))
-    # Two batches for the model: every group whole; then the cut pieces of the groups worth cutting
-    # (which takes the whole readings to decide) and the neighbours worth joining. Each round of
-    # cutting pieces again (rare: digits touching in threes) reads one more.
+    # Two batches for the model: every group whole; then the pieces of the groups found to hold
+    # several digits (or worth cutting, for the scorer: which takes the whole readings to decide)
+    # and the neighbours worth joining. The scorer's rounds of cutting pieces again (rare: digits
+    # touching in threes) read one more each.
     groups = [ways_of_group(layout, group) for group in layout.groups]
     wholes = [group.whole for group in groups]
     read_pieces(predictor, layout, [whole for whole in wholes if whole is not None])
     joins = _joins(layout, wholes)
-    cut_and_read(predictor, layout, groups, scorer, [join for join in joins if join is not None])
-    bests = _cut_again(predictor, layout, scorer, [best_way(scorer, group) for group in groups])
+    to_join = [join for join in joins if join is not None]
+    if use_group_reader and group_reader is not None:
+        bests = _read_groups(predictor, layout, group_reader, groups, to_join)
+    else:
+        cut_and_read(predictor, layout, groups, scorer, to_join)
+        bests = _cut_again(predictor, layout, scorer, [best_way(scorer, group) for group in groups])
     chosen = _best_sequence(scorer, bests, joins)
     if len(chosen) > MAX_DIGITS:
         raise _too_many(len(chosen))
@@ -124,6 +139,40 @@ def read_number(predictor: Predictor, image: np.ndarray, scorer: WayScorer | Non
         messages = [whole.message for whole in wholes if whole is not None and whole.message]
         return NumberReading((), messages[0] if messages else layout.message or "No digit found.")
     return NumberReading(tuple(_digit_reading(predictor, layout, piece) for piece in chosen))
+
+
+def _read_groups(predictor: Predictor, layout: segment.Layout, reader: GroupReader, groups: list[GroupWays],
+                 also: list[PieceReading]) -> list[Way | None]:
+    """Each group's way of reading: a group at least READ_FROM_WIDTH line heights wide in which the
+    group reader finds several digits, and takes them (``GroupReader.accepts``), is cut between them
+    (``cuts.cuts_between``) and each piece takes the group reader's reading; any other group is read
+    whole by the model, as is ``also``."""
+    wide = wide_groups(layout, groups)
+    found = reader.read([group_image(layout.ink, group.group.strokes, group.group.box) for group in wide])
+    for group_ways, digits in zip(wide, found):
+        group, whole = group_ways.group, group_ways.whole
+        if len(digits) < 2 or not reader.accepts(acceptance_features(
+                digits, whole.probabilities if whole is not None else None, group.width / layout.line_height)):
+            continue
+        middles = [digit.x - group.box[0] for digit in digits]
+        way = way_between(layout, group, cuts.cuts_between(layout, group, middles))
+        if way is None:
+            continue
+        # Each piece keeps its cut-out ink and 28×28 image, for the page to show; a piece the
+        # pipeline finds no digit in (a sliver) leaves the group read whole.
+        prepare_pieces(layout, way.pieces)
+        if any(piece.image is None for piece in way.pieces):
+            continue
+        for piece, digit in zip(way.pieces, digits):
+            piece.probabilities, piece.by_group_reader = digit.probabilities, True
+        group_ways.ways.append(way)
+    read_pieces(predictor, layout, also)
+    return [group.ways[-1] if group.ways and group.ways[-1].readable else None for group in groups]
+
+
+def wide_groups(layout: segment.Layout, groups: list[GroupWays]) -> list[GroupWays]:
+    """The groups wide enough (READ_FROM_WIDTH line heights) to be digits written touching."""
+    return [group for group in groups if group.group.width >= READ_FROM_WIDTH * layout.line_height]
 
 
 def _cut_again(predictor: Predictor, layout: segment.Layout, scorer: WayScorer, bests: list[Way | None]
@@ -187,9 +236,10 @@ def _best_sequence(scorer: WayScorer, bests: list[Way | None], joins: list[Piece
 
 
 def _digit_reading(predictor: Predictor, layout: segment.Layout, reading: PieceReading) -> DigitReading:
-    """The piece's reading; an unsure one is read again by the predictor, with its second look."""
+    """The piece's reading; an unsure one the model read alone is read again by the predictor, with
+    its second look."""
     probabilities, second_looks = reading.probabilities, ()
-    if probabilities.max() < SECOND_LOOK_BELOW:
+    if probabilities.max() < SECOND_LOOK_BELOW and not reading.by_group_reader:
         prediction = predictor.predict_image(reading.ink)
         if prediction.found:
             probabilities, second_looks = prediction.probabilities, prediction.second_looks

@@ -43,9 +43,9 @@ class GroupExample:
     gate_features: np.ndarray | None = None  # ``GroupWays.gate_features``: None for a group never cut
 
 
-def group_truths(layout: Any, number: "WrittenNumber") -> list[str]:
-    """For each group of ``segment.find_digits``' layout of the number's canvas, the digits whose
-    strokes lie mostly in it, left to right ("" for a piece of a digit written apart)."""
+def group_owners(layout: Any, number: "WrittenNumber") -> list[list[int]]:
+    """For each group of ``segment.find_digits``' layout of the number's canvas, the indices of the
+    digits whose strokes lie mostly in it, left to right ([] for a piece of a digit written apart)."""
     if layout.scale != 1:
         raise ValueError("numbers for learning are read on their canvas as it is (ink map scale 1)")
     height, width = number.canvas.shape[:2]
@@ -57,7 +57,13 @@ def group_truths(layout: Any, number: "WrittenNumber") -> list[str]:
                   for group in layout.groups]
         if shared and max(shared) > 0:
             owners[int(np.argmax(shared))].append(index)
-    return ["".join(number.digits[index] for index in sorted(owned)) for owned in owners]
+    return [sorted(owned) for owned in owners]
+
+
+def group_truths(layout: Any, number: "WrittenNumber") -> list[str]:
+    """For each group of the layout, the digits whose strokes lie mostly in it, left to right ("" for
+    a piece of a digit written apart)."""
+    return ["".join(number.digits[index] for index in owned) for owned in group_owners(layout, number)]
 
 
 def number_examples(predictor: "Predictor", number: "WrittenNumber") -> list[GroupExample]:

@@ -38,6 +38,7 @@ class PieceReading:
     image: np.ndarray | None = None  # the (28, 28) model input; None when the pipeline found no digit
     message: str = ""
     probabilities: np.ndarray | None = None
+    by_group_reader: bool = False  # read by ``group_reader`` within its group, not by the model alone
 
     @property
     def features(self) -> np.ndarray:
@@ -80,12 +81,17 @@ def piece_reading(layout: segment.Layout, group: segment.Group, left: np.ndarray
     return PieceReading(piece, (y1 - y0) / layout.line_height, (x1 - x0) / layout.line_height)
 
 
-def read_pieces(predictor: Predictor, layout: segment.Layout, readings: list[PieceReading]) -> None:
-    """Prepare each piece through the pipeline and read them all in one batch."""
+def prepare_pieces(layout: segment.Layout, readings: list[PieceReading]) -> None:
+    """Cut each piece out of the ink and prepare it through the pipeline (the model's 28×28 input)."""
     for reading in readings:
         reading.ink = segment.piece_ink(layout, reading.piece)
         prepared = preprocess(reading.ink, keep_steps=False)
         reading.image, reading.message = prepared.image, prepared.message
+
+
+def read_pieces(predictor: Predictor, layout: segment.Layout, readings: list[PieceReading]) -> None:
+    """Prepare each piece through the pipeline and read them all in one batch."""
+    prepare_pieces(layout, readings)
     found = [reading for reading in readings if reading.image is not None]
     if found:
         for reading, probabilities in zip(found, predictor.probabilities(np.stack([r.image for r in found]))):
@@ -142,6 +148,16 @@ def _cut_ways(layout: segment.Layout, group_ways: GroupWays) -> list[Way]:
         if left is not None and right is not None:
             ways.append(Way([left, right], features))
     return ways
+
+
+def way_between(layout: segment.Layout, group: segment.Group, paths: list[np.ndarray]) -> Way | None:
+    """The group cut along each of ``paths`` (left to right), pieces not yet read; None when a piece
+    would hold no stroke."""
+    edges: list[np.ndarray | None] = [None, *paths, None]
+    pieces = [piece_reading(layout, group, left, right) for left, right in zip(edges, edges[1:])]
+    if any(piece is None for piece in pieces):
+        return None
+    return Way(pieces, np.zeros(len(number_split.FEATURES)))
 
 
 def best_way(scorer: WayScorer, group_ways: GroupWays) -> Way | None:

@@ -31,7 +31,7 @@ def write_export(model: Any, export_format: str, path: Path) -> None:
     """Write ``model`` as ``export_format`` to ``path`` (not atomically: callers pass a temporary file)."""
     check_format(export_format)
     # Keras derives the input signature from a first call, which a model loaded from a file has not had.
-    model(np.zeros((1, 28, 28, 1), np.float32), training=False)
+    model(np.zeros((1, *model.input_shape[1:]), np.float32), training=False)
     try:
         # Keras' tf2onnx shim warns about np.object on NumPy 2, and the exporters may print progress:
         # standard output belongs to the CLI's JSON.

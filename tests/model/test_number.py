@@ -1,4 +1,4 @@
-"""Reading whole numbers with the shipped model and number-split scorer: composed numbers with known
+"""Reading whole numbers with the shipped model, group reader and number-split scorer: composed numbers with known
 digits, touching pairs (also by a writer held out of all training), wide single digits kept whole,
 digits written in strokes apart, blank and single-digit images, photos, and too many digits."""
 
@@ -75,15 +75,16 @@ def test_numbers_with_gaps_are_read_with_each_digit_where_it_is(predictor, digit
         assert digit.confidence == digit.probabilities.max() > 0.6 and digit.image.shape == (28, 28)
 
 
+@pytest.mark.parametrize("use_group_reader", [True, False])  # False: the learned scorer's cuts alone
 @pytest.mark.parametrize("digits, gaps", [
     ("42", [TOUCHING]),
     ("358", [TOUCHING, 0.3]),  # the 3 and the 5 touch
     ("2026", [TOUCHING, 0.3, 0.3]),  # the 2 and the 0 touch
 ])
-def test_touching_digits_are_cut_apart(predictor, digits, gaps) -> None:
+def test_touching_digits_are_cut_apart(predictor, digits, gaps, use_group_reader) -> None:
     canvas, _ = _number(digits, gaps)
     assert count_digits(canvas) == len(digits) - 1  # the touching pair stands as one
-    assert read_number(predictor, canvas).number == digits
+    assert read_number(predictor, canvas, use_group_reader=use_group_reader).number == digits
 
 
 @pytest.fixture(scope="module")
@@ -104,14 +105,14 @@ def held_out_writer_digits() -> dict[int, object]:
 def test_touching_pairs_by_a_held_out_writer_are_cut_apart(predictor, held_out_writer_digits) -> None:
     # Each digit 0-9 touching the digit three above it, all in the held-out writer's own strokes: ten
     # pairs no part of the reader was fitted on. The hand-tuned reader before the learned scorer
-    # read 5 of them; this one reads 8 (it reads 14 as 4 and 58 as 38).
+    # read 5 of them, the learned scorer alone 8 (14 as 4 and 58 as 38); with the group reader, 10.
     read = {}
     for first in range(10):
         pair = f"{first}{(first + 3) % 10}"
         inks = [strokes_ink(strokes_in_unit_box(held_out_writer_digits[int(digit)].strokes), HEIGHT, BRUSH)
                 for digit in pair]
         read[pair] = read_number(predictor, compose_number(inks, [TOUCHING])[0]).number
-    assert sum(number == pair for pair, number in read.items()) >= 7, read
+    assert sum(number == pair for pair, number in read.items()) >= 9, read
 
 
 def _stretched(strokes, factor: float):
@@ -131,16 +132,21 @@ def test_a_wide_zero_and_a_long_slanted_one_are_not_cut(predictor, digits, wide)
     assert read_number(predictor, canvas).number == digits
 
 
-def test_four_digits_all_touching_are_cut_and_cut_again(predictor) -> None:
-    canvas, _ = _number("1234", [TOUCHING, TOUCHING, TOUCHING])
+@pytest.mark.parametrize("use_group_reader", [True, False])  # False: cut, and its pieces cut again
+def test_four_digits_all_touching_are_read(predictor, use_group_reader) -> None:
+    canvas, boxes = _number("1234", [TOUCHING, TOUCHING, TOUCHING])
     assert count_digits(canvas) == 1  # one group of strokes
-    assert read_number(predictor, canvas).number == "1234"  # the hand-tuned reader read 04
+    reading = read_number(predictor, canvas, use_group_reader=use_group_reader)
+    assert reading.number == "1234"  # the hand-tuned reader read 04
+    assert _boxes_near([digit.box for digit in reading.digits], boxes, pixels=HEIGHT // 4)
 
 
 def test_the_hand_tuned_fallback_still_reads_numbers(predictor) -> None:
-    # What a missing or damaged models/number_split.json falls back to (with a warning).
-    assert read_number(predictor, _number("2026", [0.5, 0.5, 0.5])[0], scorer=HAND_TUNED).number == "2026"
-    assert read_number(predictor, _number("42", [TOUCHING])[0], scorer=HAND_TUNED).number == "42"
+    # What a missing or damaged models/number_split.json falls back to (with a warning), with the
+    # group reader's file missing too.
+    for digits, gaps in (("2026", [0.5, 0.5, 0.5]), ("42", [TOUCHING])):
+        canvas = _number(digits, gaps)[0]
+        assert read_number(predictor, canvas, scorer=HAND_TUNED, use_group_reader=False).number == digits
 
 
 def test_digits_written_in_strokes_apart_are_read_as_one(predictor) -> None:
