@@ -15,8 +15,9 @@ digit were found and cut out perfectly: every digit read right when drawn alone 
 
 ``--writers held-out`` (the default) takes pendigits' held-out writers 25-30 and MNIST *test*
 digits: people in no training set. ``--writers training`` takes pendigits' training writers and
-MNIST *train* digits: the writers the number reader's scorer was fitted on (``python -m
-digit_core.inference.number_split_training``, other numbers: seeds 1000-1001) and its design chosen on.
+MNIST *train* digits: the writers the number reader's scorer and group reader were fitted on (``python -m
+digit_core.inference.number_split_training``, seeds 1000-1001; ``python -m
+digit_core.inference.group_reader_training``, seeds 5000-5003: other numbers) and its design chosen on.
 
 The canvases are written as PNG files and read by ``digit_core.workflows.read.predict_files(number=True)``,
 what the CLI prints. The time of one 5-digit number is measured in-process (``read_number`` on the
