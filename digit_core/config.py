@@ -90,6 +90,25 @@ def models_dir() -> Path:
     return _env_path(MODELS_DIR_ENV) or project_root() / "models"
 
 
+def shipped_or_own(name: str) -> Path:
+    """A file the number reader loads (``name`` in a models directory): the models directory's, else
+    the one shipped in the project's ``models/``, so that a models directory of one's own still
+    reads numbers; the models directory's path when neither exists."""
+    for folder in (models_dir(), project_root() / "models"):
+        if (folder / name).is_file():
+            return folder / name
+    return models_dir() / name
+
+
+def file_version(path: Path) -> float:
+    """The file's modification time, -1 when it cannot be read: a cache key that changes when the
+    file is replaced."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
+
+
 def runs_dir() -> Path:
     """Directory of training runs, one sub-directory per run."""
     return _env_path(RUNS_DIR_ENV) or project_root() / "runs"

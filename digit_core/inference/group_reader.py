@@ -151,10 +151,7 @@ class GroupReader:
 
 def reader_path() -> Path:
     """Where the group reader is read from: the models directory's, else the one shipped in the project's."""
-    for folder in (config.models_dir(), config.project_root() / "models"):
-        if (folder / FILE_NAME).is_file():
-            return folder / FILE_NAME
-    return config.models_dir() / FILE_NAME
+    return config.shipped_or_own(FILE_NAME)
 
 
 def load_group_reader(path: str | Path) -> GroupReader:
@@ -195,8 +192,4 @@ def default_group_reader() -> GroupReader | None:
     """The saved reader (``reader_path``), loaded once per version of the file; None, with a warning,
     when it is missing or damaged."""
     path = reader_path()
-    try:
-        modified = path.stat().st_mtime
-    except OSError:
-        modified = -1.0
-    return _reader_at(path, modified)
+    return _reader_at(path, config.file_version(path))

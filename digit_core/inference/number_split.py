@@ -169,10 +169,7 @@ HAND_TUNED = WayScorer(_weights(log_confidence=1.0, **{"shorter_than_0.7": -5.0,
 
 def scorer_path() -> Path:
     """Where the scorer is read from: the models directory's, else the one shipped in the project's."""
-    for folder in (config.models_dir(), config.project_root() / "models"):
-        if (folder / FILE_NAME).is_file():
-            return folder / FILE_NAME
-    return config.models_dir() / FILE_NAME
+    return config.shipped_or_own(FILE_NAME)
 
 
 def load_way_scorer(path: str | Path) -> WayScorer:
@@ -201,11 +198,7 @@ def default_way_scorer() -> WayScorer:
     """The saved scorer (``scorer_path``), loaded once per version of the file; HAND_TUNED, with a
     warning, when it is missing or damaged."""
     path = scorer_path()
-    try:
-        modified = path.stat().st_mtime
-    except OSError:
-        modified = -1.0
-    return _scorer_at(path, modified)
+    return _scorer_at(path, config.file_version(path))
 
 
 def save_way_scorer(scorer: WayScorer, path: str | Path) -> Path:
