@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,10 +18,13 @@ from digit_core.training import runs
 from digit_core.models import zoo
 from digit_core.training.distribute import worker_role
 from digit_core.models.ensemble import check_member_count
-from digit_core.training.recipe import (check_data_options, check_same_recipe, data_description, recorded_data_recipe,
-                                       training_images)
+from digit_core.training.recipe import (DATA_RECIPE, check_data_options, check_same_recipe, data_description,
+                                       recorded_data_recipe, training_images)
 from digit_core.training.train import BatchCallback, EpochCallback, StopRequest, TrainResult, train
 from digit_core.workflows.read import resolve_model_path
+
+if TYPE_CHECKING:
+    from digit_core.inference.predict import Predictor
 
 
 def _check_out(out: Path) -> None:
@@ -84,12 +87,12 @@ def train_and_record(network: zoo.NetworkConfig, training: zoo.TrainConfig, *, n
     if hooks is not None and hooks.on_status is not None:
         hooks.on_status("evaluating", run_dir)
     # The run's best checkpoint is what the registry serves, so it is what gets measured and saved.
-    model, metrics = record_test_metrics(run_dir, result.model, training.normalization, result.seconds,
-                                         x_test, y_test)
+    predictor, metrics = record_test_metrics(run_dir, result.model, training.normalization, result.seconds,
+                                             x_test, y_test)
     summary = {"run_id": run_dir.name, "name": name, "status": result.status,
                "epochs": len(result.history.get("loss", [])), "train_size": len(x_train), **metrics}
     if out is not None:
-        _save_trained(model, out, name, network, run_dir, metrics, data)
+        _save_trained(predictor, out, name, network, run_dir, metrics, data)
         summary["saved"] = str(out)
     return summary
 
@@ -127,25 +130,28 @@ def _train_with_hooks(network: zoo.NetworkConfig, training: zoo.TrainConfig, ima
             display.close()
 
 
-def _save_trained(model: Any, out: Path, name: str, network: zoo.NetworkConfig, run_dir: Path,
+def _save_trained(predictor: Predictor, out: Path, name: str, network: zoo.NetworkConfig, run_dir: Path,
                   metrics: dict[str, Any], data: dict[str, Any]) -> None:
-    """Save the run's model to ``out`` (+ its ONNX export and sidecar) with its recipe and metrics."""
+    """Save the run's model to ``out`` with the ONNX export it was measured through, its recipe
+    (data included) and its metrics."""
     metadata = {"name": name, "architecture": registry.describe_network(zoo.network_to_dict(network)),
                 "network": zoo.network_to_dict(network),
                 "training": runs.read_run(run_dir).config.get("training", {}),
                 "test_accuracy": metrics["test_accuracy"], "test_loss": metrics["test_loss"],
                 "train_seconds": metrics["train_seconds"],
                 "extra_usps": bool(data["extra_usps"] or data["extra_writers"]),
-                "extra_writers": data["extra_writers"], "extra_data": data.get("extra_data"),
-                "from_run": run_dir.name}
-    registry.save(model, out.stem, metadata, models_dir=out.parent)
+                "extra_writers": data["extra_writers"],
+                "usps_rescans": data.get("usps_rescans", DATA_RECIPE["usps_rescans"]),
+                "extra_data": data.get("extra_data"), "from_run": run_dir.name}
+    registry.save(predictor.model, out.stem, metadata, models_dir=out.parent, onnx_model=predictor.onnx_model)
 
 
 def record_test_metrics(run_dir: Path, trained_model: Any, normalization: str, seconds: float,
-                        x_test: np.ndarray, y_test: np.ndarray) -> tuple[Any, dict[str, Any]]:
+                        x_test: np.ndarray, y_test: np.ndarray) -> tuple[Predictor, dict[str, Any]]:
     """Evaluate the run's best checkpoint (the model the registry serves) and write ``metrics.json``.
 
-    Returns that model and its metrics; ``trained_model`` stands in when there is no checkpoint.
+    Returns the predictor over that model (its ONNX export made once) and its metrics;
+    ``trained_model`` stands in when there is no checkpoint.
     """
     from digit_core.inference.evaluate import evaluate
     from digit_core.inference.predict import Predictor
@@ -153,10 +159,11 @@ def record_test_metrics(run_dir: Path, trained_model: Any, normalization: str, s
 
     best = run_dir / "best.keras"
     model = registry.load_keras_model(best) if best.is_file() else trained_model
-    evaluation = evaluate(Predictor(model, normalization).probabilities, x_test, y_test)
+    predictor = Predictor(model, normalization)
+    evaluation = evaluate(predictor.probabilities, x_test, y_test)
     metrics = {**evaluation.summary(), "params": int(model.count_params()), "train_seconds": round(seconds, 2)}
     atomic_write_json(run_dir / "metrics.json", metrics)
-    return model, metrics
+    return predictor, metrics
 
 
 def resume_and_record(run_id: str, *, epochs: int | None = None, data_dir: Path | None = None,

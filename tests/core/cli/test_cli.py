@@ -134,7 +134,9 @@ def test_train_saves_a_run_and_a_model(isolated_dirs, tmp_path) -> None:
     assert summary["status"] == "completed" and summary["epochs"] == 2 and summary["n"] == 10_000
     assert "epoch 2/2" in result.stderr and " left)" in result.stderr  # progress with the time left
     assert "\r" not in result.stderr  # not a terminal: whole lines, as a log file wants them
-    assert out.is_file() and json.loads(out.with_suffix(".json").read_text())["training"]["seed"] == 3
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert out.is_file() and out.with_suffix(".onnx").is_file() and sidecar["training"]["seed"] == 3
+    assert (sidecar["extra_writers"], sidecar["usps_rescans"]) == (False, 1)  # the data recipe too
     listing = run_cli("models", "--json", env_dirs=isolated_dirs)
     ids = [row["id"] for row in json.loads(listing.stdout)]
     assert ids == ["default", f"run:{summary['run_id']}"]
