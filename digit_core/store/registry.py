@@ -103,7 +103,8 @@ def _apply_metadata(info: ModelInfo, metadata: dict[str, Any]) -> None:
 def _run_entry(run: runs.RunInfo) -> ModelInfo:
     info = ModelInfo(model_id=RUN_PREFIX + run.run_id, path=run.best_checkpoint, name=run.name,
                      source="run", created=run.config.get("created", ""))
-    info.architecture = describe_network(run.config.get("network", {}))
+    # A fine-tuned ensemble's run has no one network: it records the architecture it was given.
+    info.architecture = describe_network(run.config.get("network", {})) or str(run.config.get("architecture", ""))
     info.test_accuracy = run.metrics.get("test_accuracy")
     info.params = run.metrics.get("params")
     info.metadata = {"status": run.status, **run.config}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from digit_core.store import registry
@@ -80,6 +82,17 @@ def test_runs_are_listed_and_promotable(isolated_dirs, mnist) -> None:
     assert registry.active_model_id() == "mine"
     assert registry.load("mine").output_shape == (None, 10)
     assert registry.read_metadata("mine")["from_run"] == "run-1"
+
+
+def test_a_fine_tuned_ensemble_s_run_is_listed_with_the_architecture_it_recorded(isolated_dirs) -> None:
+    # A fine-tuning run of an ensemble has no one network to describe; it records the architecture.
+    run_dir = isolated_dirs["runs"] / "run-2"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"name": "tuned", "network": {},
+                                                     "architecture": "ensemble of 5 × CNN 32-64-64 / dense 128"}))
+    (run_dir / "best.keras").write_bytes(b"")  # listed by its checkpoint's presence, not opened
+    entry = {e.model_id: e for e in registry.list_models()}["run:run-2"]
+    assert entry.name == "tuned" and entry.architecture == "ensemble of 5 × CNN 32-64-64 / dense 128"
 
 
 def test_active_model_falls_back_to_default(isolated_dirs) -> None:
