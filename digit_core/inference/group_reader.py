@@ -33,8 +33,8 @@ GROUP_SHAPE = (32, 128)  # (height, width) of the image of a group the network r
 MARGIN = 2  # pixels of background kept round the group's ink on each side of that image
 FRAME_WIDTH = 2  # columns of the group image per band (frame)
 FRAMES = GROUP_SHAPE[1] // FRAME_WIDTH
-# Two digits' middles found within this many frames (4 columns: a seventh of the ink's height) are
-# one digit: even a touching "11" has its middles further apart.
+# Two middles found within this many frames (4 columns: a seventh of the ink's height) are taken
+# for one digit's: the network's chance of a middle spreads over a frame or two either side of it.
 SEPARATION = 2
 FILE_NAME = "number_groups.onnx"
 FORMAT = "digit_core.group_reader/1"
