@@ -1,7 +1,7 @@
 """How many written numbers are read exactly, through the same code path as ``predict --json --number``.
 
     python bench/number_accuracy.py [--model ID_OR_PATH] [--numbers 600] [--seed 0] [--writers held-out]
-                                    [--save DIR]
+                                    [--save DIR] [--usps-test]
 
 Each number has 2-5 digits, chosen at random, written on the Draw page's Number canvas (700×280):
 half by one pendigits writer each (their pen strokes drawn with a round brush), half from MNIST
@@ -22,6 +22,10 @@ digit_core.inference.group_reader_training``, seeds 5000-5003: other numbers) an
 The canvases are written as PNG files and read by ``digit_core.workflows.read.predict_files(number=True)``,
 what the CLI prints. The time of one 5-digit number is measured in-process (``read_number`` on the
 canvas already in memory), over 5-digit canvases of the same kind. ``--numbers 0`` times only.
+
+``--usps-test`` writes the numbers instead from USPS *test* digits (other writers, scanned) and reads
+them in-process twice: with the group reader, and with the learned scorer's cuts alone (what is read
+without ``models/number_groups.onnx``), to check on a second source what the group reader changes.
 """
 
 from __future__ import annotations
@@ -96,6 +100,35 @@ def time_five_digit_numbers(predictor, numbers: list[WrittenNumber], repeats: in
     return timings
 
 
+def usps_numbers(count: int, seed: int) -> list[WrittenNumber]:
+    """Numbers written as ``make_numbers`` writes its MNIST ones, from USPS *test* digits (scanned
+    letters of other writers, 16×16, set 20 px tall in 28×28 as MNIST's are): a second source the
+    number reader learned nothing from."""
+    import cv2
+
+    from digit_core import data
+    from digit_core.images.number_canvas import LENGTHS, random_number
+
+    images, labels = data.load_usps("test")
+    as_mnist = np.zeros((len(images), 28, 28), np.uint8)
+    as_mnist[:, 4:24, 4:24] = [cv2.resize(image, (20, 20), interpolation=cv2.INTER_LINEAR) for image in images]
+    pool = {digit: list(as_mnist[labels == digit]) for digit in range(10)}
+    rng = np.random.default_rng(seed)
+    return [random_number("mnist", [pool], LENGTHS[index % len(LENGTHS)], rng) for index in range(count)]
+
+
+def compare_readers(predictor, numbers: list[WrittenNumber]) -> None:
+    """Exact reads in-process with the group reader and with the scorer's cuts alone (its fallback)."""
+    from digit_core.inference.number import read_number
+
+    touching = np.array([number.touching > 0 for number in numbers])
+    for use_group_reader, label in ((True, "group reader"), (False, "scorer's cuts alone")):
+        exact = np.array([read_number(predictor, number.canvas, use_group_reader=use_group_reader).number
+                          == number.digits for number in numbers])
+        print(f"{label:<20} {exact.mean():7.2%} exact; touching {exact[touching].mean():.2%}, "
+              f"not touching {exact[~touching].mean():.2%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     model_argument(parser)
@@ -104,11 +137,16 @@ def main() -> None:
     parser.add_argument("--writers", choices=WRITERS, default="held-out")
     parser.add_argument("--timing-numbers", type=int, default=20, help="5-digit canvases timed, 5 times each")
     parser.add_argument("--save", type=Path, default=None, help="keep the canvases (PNG) in this directory")
+    parser.add_argument("--usps-test", action="store_true",
+                        help="instead: numbers of USPS test digits, read with and without the group reader")
     args = parser.parse_args()
 
     from digit_core import workflows
 
     predictor = workflows.load_predictor(args.model)
+    if args.usps_test:
+        compare_readers(predictor, usps_numbers(args.numbers, args.seed))
+        return
     if args.numbers:
         numbers = make_numbers(args.writers, args.numbers, args.seed)
         started = time.perf_counter()
