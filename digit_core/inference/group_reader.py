@@ -7,7 +7,8 @@ read in FRAMES bands a FRAME_WIDTH wide, left to right, and for each band the ne
 chance that no digit's middle lies in it, or that digit 0-9's does (``group_reader_training`` trains
 it on numbers by training writers, where every digit's middle is known). A digit is found where that
 chance is the highest within SEPARATION bands either side and above "none"; ``number.read_number``
-then cuts the group between the digits found and reads each piece with the digit model.
+then, where the finding is taken (``GroupReader.accepts``), cuts the group between the digits found
+so that each has its own box, and gives each piece the network's reading of that digit.
 
 The network ships as ``models/number_groups.onnx`` (run in ONNX Runtime) with a JSON sidecar saying
 how it was trained and what it read on validation numbers.
@@ -57,8 +58,12 @@ class GroupImage:
     left: int  # the column of the group image where the group's ink begins
     x0: int  # the group's left edge in the ink map
 
+    def column(self, ink_x: float) -> float:
+        """The group image's column of the ink map's column ``ink_x``."""
+        return (ink_x - self.x0) * self.scale + self.left
+
     def ink_x(self, frame: float) -> float:
-        """The ink map's column at the middle of ``frame``."""
+        """The ink map's column at the middle of ``frame`` (``column``'s inverse there)."""
         return self.x0 + ((frame + 0.5) * FRAME_WIDTH - self.left) / self.scale
 
 

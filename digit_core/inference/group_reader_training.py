@@ -1,17 +1,24 @@
 """Training the group reader (``group_reader``) on numbers by training writers.
 
     python -m digit_core.inference.group_reader_training [--numbers 16000] [--validation-numbers 2000]
-                                                         [--epochs 10] [--seed 5000] [--out PATH.onnx] [--dry-run]
+                                                         [--epochs 10] [--seed 5000] [--out PATH.onnx]
+                                                         [--acceptance-numbers 3000] [--acceptance-only]
+                                                         [--dry-run]
 
 Numbers are written by training writers only (``number_canvas.make_numbers("training", ...)``:
 pendigits writers 1-24, MNIST train) as ``bench/number_accuracy.py`` writes its held-out ones, but
 with neighbours touching half the time (TRAINING_TOUCHING), so that the network sees many touching
 groups. Each group ``segment.find_digits`` finds that holds at most MAX_GROUP_DIGITS digits is an
 example (one holding none is part of a digit written apart, such as a 5's bar): its image
-(``group_reader.group_image``) and, for each frame, the digit whose middle lies in it, or none. The frames beside a middle are left out of the loss (a middle near a frame's edge could
-be in either) and a middle's frame weighs MIDDLE_WEIGHT (few frames hold one). Validation numbers, by
-the same writers with the next seed and touching as often as the bench's, say how many groups of each
-size are read right; the held-out writers are for ``bench/number_accuracy.py`` alone.
+(``group_reader.group_image``) and, for each frame, the digit whose middle lies in it, or none. The
+frames beside a middle are left out of the loss (a middle near a frame's edge could be in either) and
+a middle's frame weighs MIDDLE_WEIGHT (few frames hold one). Validation numbers, by the same writers
+with the next seed and touching as often as the bench's, say how many groups of each size are read
+right; the held-out writers are for ``bench/number_accuracy.py`` alone.
+
+Then the acceptance (``GroupReader.accepts``) is fitted on more numbers by the same writers (seed + 2,
+validated on seed + 3): a logistic regression telling the reader's findings of several digits in
+groups that hold several from those in single digits. ``--acceptance-only`` refits just that.
 """
 
 from __future__ import annotations
@@ -27,8 +34,7 @@ import numpy as np
 from digit_core.store.atomic import atomic_write_bytes, atomic_write_json, read_json
 
 from digit_core.inference.group_reader import (ACCEPTANCE_FEATURES, FORMAT, FRAME_WIDTH, FRAMES, GROUP_SHAPE,
-                                               GroupReader, acceptance_features, digits_in_frames, group_image,
-                                               reader_path)
+                                               GroupReader, digits_in_frames, group_image, reader_path)
 
 if TYPE_CHECKING:
     from digit_core.images.number_canvas import WrittenNumber
@@ -55,9 +61,8 @@ def group_examples(numbers: Iterable["WrittenNumber"]) -> tuple[np.ndarray, list
             image = group_image(layout.ink, group.strokes, group.box)
             images.append(image.pixels.astype(np.float16))  # half the memory; the network reads float32
             labels.append("".join(number.digits[index] for index in owned))
-            # The middle of each digit's ink, from the ink map's columns to the group image's.
-            middles.append([(number.boxes[index][0] + number.boxes[index][2] / 2 - image.x0) * image.scale
-                            + image.left for index in owned])
+            # The middle of each digit's ink, in the group image's columns.
+            middles.append([image.column(number.boxes[index][0] + number.boxes[index][2] / 2) for index in owned])
     return np.stack(images).astype(np.float32), labels, middles
 
 
@@ -130,7 +135,7 @@ def acceptance_examples(predictor: "Predictor", reader: GroupReader, numbers: It
     """(``acceptance_features``, whether the group holds several digits) of each group of the numbers
     that ``number.read_number`` would ask the reader about and in which it finds several digits."""
     from digit_core.images import segment
-    from digit_core.inference.number import wide_groups
+    from digit_core.inference.number import group_findings
     from digit_core.inference.number_split_training import group_owners
     from digit_core.inference.number_ways import read_pieces, ways_of_group
 
@@ -140,12 +145,9 @@ def acceptance_examples(predictor: "Predictor", reader: GroupReader, numbers: It
         groups = [ways_of_group(layout, group) for group in layout.groups]
         owners = {id(group): owned for group, owned in zip(groups, group_owners(layout, number))}
         read_pieces(predictor, layout, [group.whole for group in groups if group.whole is not None])
-        wide = wide_groups(layout, groups)
-        found = reader.read([group_image(layout.ink, group.group.strokes, group.group.box) for group in wide])
-        for group, digits in zip(wide, found):
-            if len(digits) > 1:
-                whole = group.whole.probabilities if group.whole is not None else None
-                features.append(acceptance_features(digits, whole, group.group.width / layout.line_height))
+        for group, _, found_features in group_findings(layout, reader, groups):
+            if found_features is not None:
+                features.append(found_features)
                 several.append(len(owners[id(group)]) > 1)
     return np.array(features).reshape(-1, len(ACCEPTANCE_FEATURES)), np.array(several, bool)
 

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from digit_core.images import cuts, segment
-from digit_core.inference.group_reader import GroupReader, acceptance_features, default_group_reader, group_image
+from digit_core.inference.group_reader import (FoundDigit, GroupReader, acceptance_features, default_group_reader,
+                                               group_image)
 from digit_core.inference.number_split import WayScorer, default_way_scorer
 from digit_core.inference.predict import LOW_CONFIDENCE, SECOND_LOOK_BELOW
 from digit_core.images.segment import MAX_DIGITS, TooManyDigitsError
@@ -143,17 +144,13 @@ def read_number(predictor: Predictor, image: np.ndarray, scorer: WayScorer | Non
 
 def _read_groups(predictor: Predictor, layout: segment.Layout, reader: GroupReader, groups: list[GroupWays],
                  also: list[PieceReading]) -> list[Way | None]:
-    """Each group's way of reading: a group at least READ_FROM_WIDTH line heights wide in which the
-    group reader finds several digits, and takes them (``GroupReader.accepts``), is cut between them
-    (``cuts.cuts_between``) and each piece takes the group reader's reading; any other group is read
-    whole by the model, as is ``also``."""
-    wide = wide_groups(layout, groups)
-    found = reader.read([group_image(layout.ink, group.group.strokes, group.group.box) for group in wide])
-    for group_ways, digits in zip(wide, found):
-        group, whole = group_ways.group, group_ways.whole
-        if len(digits) < 2 or not reader.accepts(acceptance_features(
-                digits, whole.probabilities if whole is not None else None, group.width / layout.line_height)):
+    """Each group's way of reading: a group in which the group reader finds several digits, and takes
+    them (``GroupReader.accepts``), is cut between them (``cuts.cuts_between``) and each piece takes the
+    group reader's reading; any other group is read whole by the model, as is ``also``."""
+    for group_ways, digits, features in group_findings(layout, reader, groups):
+        if features is None or not reader.accepts(features):
             continue
+        group = group_ways.group
         middles = [digit.x - group.box[0] for digit in digits]
         way = way_between(layout, group, cuts.cuts_between(layout, group, middles))
         if way is None:
@@ -170,9 +167,22 @@ def _read_groups(predictor: Predictor, layout: segment.Layout, reader: GroupRead
     return [group.ways[-1] if group.ways and group.ways[-1].readable else None for group in groups]
 
 
-def wide_groups(layout: segment.Layout, groups: list[GroupWays]) -> list[GroupWays]:
-    """The groups wide enough (READ_FROM_WIDTH line heights) to be digits written touching."""
-    return [group for group in groups if group.group.width >= READ_FROM_WIDTH * layout.line_height]
+def group_findings(layout: segment.Layout, reader: GroupReader, groups: list[GroupWays]
+                   ) -> list[tuple[GroupWays, list[FoundDigit], np.ndarray | None]]:
+    """Each group at least READ_FROM_WIDTH line heights wide, the digits the group reader finds in it
+    (one run for all of them), and, where it finds several, their ``acceptance_features``: what
+    ``_read_groups`` decides on and ``group_reader_training`` fits the acceptance to. The groups'
+    whole readings must have been read."""
+    wide = [group for group in groups if group.group.width >= READ_FROM_WIDTH * layout.line_height]
+    found = reader.read([group_image(layout.ink, group.group.strokes, group.group.box) for group in wide])
+    findings = []
+    for group_ways, digits in zip(wide, found):
+        features = None
+        if len(digits) > 1:
+            whole = group_ways.whole.probabilities if group_ways.whole is not None else None
+            features = acceptance_features(digits, whole, group_ways.group.width / layout.line_height)
+        findings.append((group_ways, digits, features))
+    return findings
 
 
 def _cut_again(predictor: Predictor, layout: segment.Layout, scorer: WayScorer, bests: list[Way | None]

@@ -56,6 +56,7 @@ def test_the_group_image_keeps_the_group_s_shape_and_maps_frames_back_to_its_col
     # The frame over the block's middle column maps back to the middle of the block in the ink.
     middle_frame = int(columns.mean()) // FRAME_WIDTH
     assert image.ink_x(middle_frame) == pytest.approx(110, abs=FRAME_WIDTH / image.scale)
+    assert image.column(image.ink_x(middle_frame)) == pytest.approx((middle_frame + 0.5) * FRAME_WIDTH)
 
 
 def test_training_targets_mark_each_middle_and_leave_its_neighbours_out() -> None:
